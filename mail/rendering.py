@@ -1,0 +1,54 @@
+"""Render an outbox email from its templates, in the recipient's language."""
+
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from mail.models import OutboxEmail
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def render_email(*, kind: str, context: dict, language: str) -> RenderedEmail:
+    """Render templates/emails/<kind>_subject.txt, <kind>.txt and <kind>.html."""
+    full_context = {"site_url": settings.SITE_URL, **context}
+    with translation.override(language):
+        subject = render_to_string(f"emails/{kind}_subject.txt", full_context)
+        text = render_to_string(f"emails/{kind}.txt", full_context)
+        html = render_to_string(f"emails/{kind}.html", full_context)
+    # A subject is one line whatever the data held: no header injection through it.
+    subject = " ".join(subject.split())
+    return RenderedEmail(subject=subject, text=text, html=html)
+
+
+def message_id(email: OutboxEmail) -> str:
+    digest = hashlib.sha256(email.idempotency_key.encode()).hexdigest()[:32]
+    return f"<{digest}@selfsignup>"
+
+
+def build_message(email: OutboxEmail, connection=None) -> EmailMultiAlternatives:
+    rendered = render_email(kind=email.kind, context=email.context, language=email.language)
+    message = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[email.to_email],
+        headers={
+            "Message-ID": message_id(email),
+            "X-Idempotency-Key": email.idempotency_key,
+            "Auto-Submitted": "auto-generated",
+            "Content-Language": email.language,
+        },
+        connection=connection,
+    )
+    message.attach_alternative(rendered.html, "text/html")
+    return message

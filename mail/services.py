@@ -1,0 +1,167 @@
+"""The outbox: queue an email with the change that causes it; deliver it once, retrying."""
+
+import logging
+import random
+import smtplib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from mail.models import OutboxEmail
+from mail.rendering import build_message
+from selfsignup.queueing import enqueue, enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+
+def email_queue(
+    *,
+    kind: str,
+    to: str,
+    context: dict,
+    language: str,
+    cause: str,
+    organization_id: int | None = None,
+    request_id: int | None = None,
+) -> OutboxEmail:
+    """Write an outbox row in the caller's transaction; delivery is enqueued after commit.
+
+    `cause` names what made the email (a request's approval, a submission...): the same cause,
+    kind and recipient give the same row, so queueing twice never sends twice.
+    """
+    key = f"{cause}:{kind}:{to.lower()}"[:200]
+    email, created = OutboxEmail.objects.get_or_create(
+        idempotency_key=key,
+        defaults={
+            "kind": kind,
+            "to_email": to,
+            "context": context,
+            "language": language,
+            "organization_id": organization_id,
+            "request_id": request_id,
+        },
+    )
+    if created:
+        from mail.tasks import deliver_email
+
+        enqueue_on_commit(deliver_email, email.pk)
+    return email
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    status: str  # sent, failed, retry or skipped
+    retry_in: float | None = None
+
+
+SKIPPED = DeliveryOutcome("skipped")
+
+
+def _claim(email_id: int) -> OutboxEmail | None:
+    """Lock the row and mark it sending, in its own committed transaction."""
+    with transaction.atomic():
+        email = (
+            OutboxEmail.objects.select_for_update(skip_locked=True)
+            .filter(pk=email_id, status=OutboxEmail.Status.QUEUED)
+            .first()
+        )
+        if email is None:
+            return None
+        email.status = OutboxEmail.Status.SENDING
+        email.attempts += 1
+        email.sending_started_at = timezone.now()
+        email.save(update_fields=["status", "attempts", "sending_started_at", "updated_at"])
+    return email
+
+
+def is_permanent_failure(exc: BaseException) -> bool:
+    """A 5xx answer about the message or its recipients won't change by trying again."""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return False  # our configuration, fixed by an operator: keep trying
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _msg in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code >= 500
+    return False
+
+
+def retry_delay(attempts: int) -> float:
+    """Exponential backoff with full jitter on top, capped at an hour."""
+    base = settings.OUTBOX_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    return min(base + random.uniform(0, settings.OUTBOX_RETRY_BASE_SECONDS), 3600.0)  # noqa: S311
+
+
+def _finish(email: OutboxEmail, status: str, error: str = "", retry_in: float = 0.0) -> None:
+    email.status = status
+    email.last_error = error[:2000]
+    fields = ["status", "last_error", "updated_at"]
+    if status == OutboxEmail.Status.SENT:
+        email.sent_at = timezone.now()
+        fields.append("sent_at")
+    if status == OutboxEmail.Status.QUEUED:
+        email.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
+        fields.append("next_attempt_at")
+    OutboxEmail.objects.filter(pk=email.pk, status=OutboxEmail.Status.SENDING).update(
+        **{f: getattr(email, f) for f in fields if f != "updated_at"}, updated_at=timezone.now()
+    )
+
+
+def email_deliver(*, email_id: int) -> DeliveryOutcome:
+    """Send one queued email: claim it, send it, record the result; never sends a row twice."""
+    email = _claim(email_id)
+    if email is None:
+        return SKIPPED
+    try:
+        build_message(email).send()
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        if is_permanent_failure(exc) or email.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+            logger.error("email %s failed after %s tries: %s", email.pk, email.attempts, error)
+            _finish(email, OutboxEmail.Status.FAILED, error)
+            return DeliveryOutcome("failed")
+        delay = retry_delay(email.attempts)
+        logger.warning(
+            "email %s try %s failed, retry in %.0fs: %s", email.pk, email.attempts, delay, error
+        )
+        _finish(email, OutboxEmail.Status.QUEUED, error, retry_in=delay)
+        return DeliveryOutcome("retry", retry_in=delay)
+    _finish(email, OutboxEmail.Status.SENT)
+    return DeliveryOutcome("sent")
+
+
+def outbox_sweep(*, limit: int = 500) -> int:
+    """Enqueue again what the broker never delivered or what a dead worker left in flight.
+
+    Rows still queued a minute after they were due, and rows sending past the time-out, are
+    claimed with SKIP LOCKED so that several sweeps at once never enqueue the same row twice.
+    """
+    now = timezone.now()
+    stale_queued = now - timedelta(minutes=1)
+    stuck_sending = now - timedelta(seconds=settings.OUTBOX_SENDING_TIMEOUT_SECONDS)
+    with transaction.atomic():
+        due = list(
+            OutboxEmail.objects.select_for_update(skip_locked=True)
+            .filter(status=OutboxEmail.Status.QUEUED, next_attempt_at__lt=stale_queued)
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        stuck = list(
+            OutboxEmail.objects.select_for_update(skip_locked=True)
+            .filter(status=OutboxEmail.Status.SENDING, sending_started_at__lt=stuck_sending)
+            .values_list("pk", flat=True)[:limit]
+        )
+        OutboxEmail.objects.filter(pk__in=stuck).update(
+            status=OutboxEmail.Status.QUEUED,
+            last_error="Interrupted while sending; tried again.",
+            updated_at=now,
+        )
+        # Push the due time forward so that a second sweep a moment later leaves them alone.
+        OutboxEmail.objects.filter(pk__in=due + stuck).update(next_attempt_at=now)
+    from mail.tasks import deliver_email
+
+    for pk in due + stuck:
+        enqueue(deliver_email, pk)
+    return len(due) + len(stuck)

@@ -1,0 +1,29 @@
+"""Celery tasks of the outbox: thin wrappers that take ids and call the services."""
+
+import logging
+
+from celery import shared_task
+
+from mail import services
+from selfsignup.queueing import BROKER_ERRORS
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def deliver_email(self, email_id: int) -> str:
+    """Deliver one outbox email; on a passing SMTP failure, retry later with backoff."""
+    outcome = services.email_deliver(email_id=email_id)
+    if outcome.retry_in is not None and not self.request.is_eager:
+        # In-process mode (no broker) leaves the row queued for the sweep instead.
+        try:
+            raise self.retry(countdown=outcome.retry_in)
+        except BROKER_ERRORS as exc:
+            logger.warning("could not schedule the retry of email %s: %s", email_id, exc)
+    return outcome.status
+
+
+@shared_task
+def outbox_sweep() -> int:
+    """Enqueue again emails that were never picked up or got stuck in flight."""
+    return services.outbox_sweep()

@@ -1,0 +1,118 @@
+"""Writes to the directory: people and their host licenses."""
+
+from django.db import IntegrityError, transaction
+
+from orgs.models import HostLicense, LicenseTemplate, Organization, Person, User
+from sites.domains import normalize_email
+from sites.models import Site
+
+
+class EmailInOtherOrganization(Exception):
+    """The address belongs to a person of another organization."""
+
+
+PROFILE_KEYS = (
+    "phone",
+    "company",
+    "job_title",
+    "street",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "time_zone",
+    "preferred_language",
+)
+
+
+def _find_person(*, organization_id: int, email_normalized: str) -> Person | None:
+    person = Person.objects.select_for_update().filter(email_normalized=email_normalized).first()
+    if person is not None and person.organization_id != organization_id:
+        raise EmailInOtherOrganization(email_normalized)
+    return person
+
+
+def person_get_or_create(
+    *,
+    organization: Organization,
+    email: str,
+    fields: dict,
+    source: str,
+    acting_user: User | None,
+    language: str = "en",
+) -> tuple[Person, bool]:
+    """Find the organization's person with this address (locked) or create them.
+
+    Raises EmailInOtherOrganization when the address is someone else's. Must run inside the
+    caller's transaction. Applies no license: callers decide which licenses a person gets.
+    """
+    email_normalized = normalize_email(email)
+    person = _find_person(organization_id=organization.pk, email_normalized=email_normalized)
+    if person is not None:
+        return person, False
+    try:
+        with transaction.atomic():
+            person = Person.objects.create(
+                organization=organization,
+                email=email.strip(),
+                email_normalized=email_normalized,
+                first_name=fields.get("first_name", ""),
+                last_name=fields.get("last_name", ""),
+                profile={k: fields[k] for k in PROFILE_KEYS if fields.get(k)},
+                language=language,
+                source=source,
+                created_by=acting_user,
+                # Someone who already signs in (an administrator, say) keeps their login.
+                user=User.objects.filter(email=email_normalized).first(),
+            )
+    except IntegrityError:
+        # Created by someone else a moment ago: take theirs.
+        person = _find_person(organization_id=organization.pk, email_normalized=email_normalized)
+        if person is None:
+            raise
+        return person, False
+    return person, True
+
+
+def license_grant(
+    *, person: Person, site: Site, source: str, acting_user: User | None
+) -> tuple[HostLicense, bool]:
+    """Give `person` a host license on `site` unless they hold one already."""
+    if site.organization_id != person.organization_id:
+        raise ValueError("a license is only granted on a site of the person's organization")
+    return HostLicense.objects.get_or_create(
+        person=person, site=site, defaults={"source": source, "granted_by": acting_user}
+    )
+
+
+def person_create_manually(
+    *, organization: Organization, email: str, fields: dict, acting_user: User
+) -> Person:
+    """Add a person by hand: the one path that applies the automatic license template."""
+    with transaction.atomic():
+        person, created = person_get_or_create(
+            organization=organization,
+            email=email,
+            fields=fields,
+            source=Person.Source.MANUAL,
+            acting_user=acting_user,
+        )
+        if not created:
+            raise PersonExists(email)
+        template = (
+            LicenseTemplate.objects.filter(organization=organization, enabled=True)
+            .prefetch_related("sites")
+            .first()
+        )
+        for site in template.sites.all() if template else []:
+            license_grant(
+                person=person,
+                site=site,
+                source=HostLicense.Source.TEMPLATE,
+                acting_user=acting_user,
+            )
+    return person
+
+
+class PersonExists(Exception):
+    """The organization already has a person with this address."""

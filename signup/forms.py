@@ -1,0 +1,178 @@
+"""Public forms: sign-up (the fields each site requires), activation and host sign-in."""
+
+import re
+import zoneinfo
+from functools import cache
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import get_language_info
+from django.utils.translation import gettext_lazy as _
+from django_countries import countries
+
+from sites.domains import InvalidDomain, normalize_email
+from sites.models import Site
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_PHONE = re.compile(r"^\+?[0-9 ()./-]{4,30}$")
+
+PREFERRED_LANGUAGES = ["en", "fr", "de", "es", "it", "pt", "nl", "ja", "ko", "zh-hans", "ru"]
+
+
+def reject_control_characters(value: str) -> None:
+    if _CONTROL.search(value):
+        raise forms.ValidationError(_("Remove line breaks and control characters."))
+
+
+class TextField(forms.CharField):
+    """A one-line text field: trimmed, bounded, without control characters."""
+
+    def __init__(self, *, label: str, max_length: int = 100, autocomplete: str = "", **kwargs):
+        super().__init__(
+            label=label, max_length=max_length, validators=[reject_control_characters], **kwargs
+        )
+        if autocomplete:
+            self.widget.attrs["autocomplete"] = autocomplete
+
+
+def _validate_phone(value: str) -> None:
+    if not _PHONE.match(value) or sum(ch.isdigit() for ch in value) < 4:
+        raise forms.ValidationError(_("Enter a phone number, for example +1 408 555 0100."))
+
+
+@cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z and "Etc" not in z)
+    return [("", "—"), *((z, z.replace("_", " ")) for z in zones), ("UTC", "UTC")]
+
+
+def language_choices() -> list[tuple[str, str]]:
+    return [("", "—")] + [(c, get_language_info(c)["name_local"]) for c in PREFERRED_LANGUAGES]
+
+
+def country_choices() -> list[tuple[str, str]]:
+    return [("", "—"), *((code, name) for code, name in countries)]
+
+
+def _field_for(key: str) -> list[tuple[str, forms.Field]]:
+    """The form fields one requirable setting adds (address adds five)."""
+    if key == "first_name":
+        return [(key, TextField(label=_("First name"), autocomplete="given-name"))]
+    if key == "last_name":
+        return [(key, TextField(label=_("Last name"), autocomplete="family-name"))]
+    if key == "phone":
+        phone = TextField(label=_("Phone number"), max_length=30, autocomplete="tel")
+        phone.validators.append(_validate_phone)
+        return [(key, phone)]
+    if key == "company":
+        return [(key, TextField(label=_("Company"), max_length=200, autocomplete="organization"))]
+    if key == "job_title":
+        return [(key, TextField(label=_("Job title"), autocomplete="organization-title"))]
+    if key == "address":
+        return [
+            ("street", TextField(label=_("Street"), max_length=200, autocomplete="street-address")),
+            ("city", TextField(label=_("City"), autocomplete="address-level2")),
+            ("state", TextField(label=_("State or province"), autocomplete="address-level1")),
+            (
+                "postal_code",
+                TextField(label=_("Postal code"), max_length=20, autocomplete="postal-code"),
+            ),
+            ("country", forms.ChoiceField(label=_("Country"), choices=country_choices)),
+        ]
+    if key == "time_zone":
+        return [(key, forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices))]
+    if key == "language":
+        return [
+            (
+                "preferred_language",
+                forms.ChoiceField(label=_("Preferred language"), choices=language_choices),
+            ),
+        ]
+    return []
+
+
+class AddressField(forms.EmailField):
+    """An email address; a trailing dot after the domain (`bob@acme.com.`) is dropped."""
+
+    def to_python(self, value: str | None) -> str:
+        value = super().to_python(value)
+        return value[:-1] if value.endswith(".") else value
+
+
+class SignupForm(forms.Form):
+    """Email always, plus exactly the fields the site requires, each required."""
+
+    email = AddressField(
+        label=_("Email"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+    def __init__(self, *args, site: Site, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.site = site
+        for key in site.required_fields:
+            for name, field in _field_for(key):
+                field.required = True
+                self.fields[name] = field
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"]
+        try:
+            normalize_email(email)
+        except InvalidDomain as exc:
+            raise forms.ValidationError(_("Enter a valid email address.")) from exc
+        return email
+
+    def submitted_fields(self) -> dict[str, str]:
+        """Every field but the email, as submitted (trimmed)."""
+        return {name: value for name, value in self.cleaned_data.items() if name != "email"}
+
+
+class ActivationForm(forms.Form):
+    password1 = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html,
+    )
+    password2 = forms.CharField(
+        label=_("Password again"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, email: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        first, second = cleaned.get("password1"), cleaned.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", _("The two passwords don't match."))
+        elif first:
+            from orgs.models import User
+
+            try:
+                password_validation.validate_password(first, User(email=self.email))
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return cleaned
+
+
+class SigninForm(AuthenticationForm):
+    """Email and password; the email is compared in its normalized form."""
+
+    username = forms.EmailField(
+        label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autofocus": True})
+    )
+
+    def clean_username(self) -> str:
+        try:
+            return normalize_email(self.cleaned_data["username"])
+        except InvalidDomain as exc:
+            raise forms.ValidationError(_("Enter a valid email address.")) from exc

@@ -1,0 +1,150 @@
+"""Sign-up submissions (the intake) and host account requests."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Submission(models.Model):
+    """A valid sign-up form, as received. The web request writes only this row, the same way
+    for every address; a task turns it into a request (or an email) and deletes it."""
+
+    site = models.ForeignKey("sites.Site", on_delete=models.CASCADE, related_name="+")
+    email = models.CharField(max_length=254)
+    fields = models.JSONField(default=dict)
+    language = models.CharField(max_length=8, default="en")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.email} @ {self.site_id}"
+
+
+class SignupRequestQuerySet(models.QuerySet["SignupRequest"]):
+    def open(self) -> "SignupRequestQuerySet":
+        return self.filter(status__in=SignupRequest.OPEN_STATUSES)
+
+    def pending(self) -> "SignupRequestQuerySet":
+        return self.filter(status=SignupRequest.Status.PENDING)
+
+    def unconfirmed(self) -> "SignupRequestQuerySet":
+        return self.filter(status=SignupRequest.Status.UNCONFIRMED)
+
+    def for_organization(self, organization_id: int) -> "SignupRequestQuerySet":
+        return self.filter(organization_id=organization_id)
+
+
+class SignupRequest(models.Model):
+    """A request for a host account on a site."""
+
+    class Status(models.TextChoices):
+        UNCONFIRMED = "unconfirmed", _("Unconfirmed")
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    class Basis(models.TextChoices):
+        PATTERN = "pattern", _("Domain rule")
+        MODE = "mode", _("Site mode")
+        ADMINISTRATOR = "administrator", _("Administrator")
+
+    OPEN_STATUSES = (Status.UNCONFIRMED, Status.PENDING)
+    DECIDED_STATUSES = (Status.APPROVED, Status.REJECTED)
+
+    organization = models.ForeignKey(
+        "orgs.Organization", on_delete=models.CASCADE, related_name="signup_requests"
+    )
+    site = models.ForeignKey("sites.Site", on_delete=models.CASCADE, related_name="requests")
+    email = models.CharField(_("email"), max_length=254)
+    email_normalized = models.CharField(max_length=254)
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    fields = models.JSONField(_("submitted fields"), default=dict, blank=True)
+    required_fields = models.JSONField(_("required fields"), default=list, blank=True)
+    language = models.CharField(_("language"), max_length=8, default="en")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+
+    decision_basis = models.CharField(max_length=16, choices=Basis.choices, blank=True)
+    decision_pattern = models.CharField(max_length=255, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    rejection_reason = models.TextField(_("reason"), blank=True, max_length=1000)
+    person = models.ForeignKey(
+        "orgs.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="requests"
+    )
+
+    confirmation_nonce = models.CharField(max_length=32, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_notified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SignupRequestQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("host account request")
+        verbose_name_plural = _("host account requests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "email_normalized"],
+                condition=models.Q(status__in=["unconfirmed", "pending"]),
+                name="signup_one_open_request_per_site_email",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["unconfirmed", "pending"], decided_at__isnull=True)
+                | models.Q(status__in=["approved", "rejected"], decided_at__isnull=False),
+                name="signup_request_decided_iff_closed",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status__in=["approved", "rejected"])
+                | models.Q(decision_basis__in=["pattern", "mode"])
+                | models.Q(decision_basis="administrator", decided_by__isnull=False),
+                name="signup_request_decision_has_decider",
+            ),
+        ]
+        indexes = [
+            # The queue: an organization's requests, by status, newest first (keyset cursor).
+            models.Index(
+                fields=["organization", "status", "-created_at", "-id"], name="signup_queue_status"
+            ),
+            models.Index(fields=["organization", "-created_at", "-id"], name="signup_queue_all"),
+            models.Index(
+                fields=["site", "status", "-created_at", "-id"], name="signup_queue_site_status"
+            ),
+            models.Index(fields=["site", "-created_at", "-id"], name="signup_queue_site"),
+            models.Index(fields=["status", "last_notified_at"], name="signup_request_purge"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.site_id} ({self.status})"
+
+    @property
+    def display_name(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
+
+    @property
+    def decision_reason(self) -> str:
+        from sites.decision import decision_reason
+
+        if not self.decision_basis:
+            return ""
+        if self.decision_basis == self.Basis.ADMINISTRATOR:
+            return str(_("Decided by an administrator."))
+        outcome = self.status if self.status in self.DECIDED_STATUSES else "pending"
+        return decision_reason(outcome, self.decision_basis, self.decision_pattern)

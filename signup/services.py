@@ -1,0 +1,227 @@
+"""The public side's writes: receiving sign-ups, turning them into requests, confirming
+addresses, purging what was never confirmed, activating new hosts."""
+
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from alerts.services import request_apply_decision
+from mail.models import EmailKind
+from orgs.models import Person, User
+from selfsignup.queueing import enqueue, enqueue_on_commit
+from signup import emails
+from signup.models import SignupRequest, Submission
+from signup.tokens import (
+    BadToken,
+    new_nonce,
+    nonce_matches,
+    read_activation_token,
+    read_confirmation_token,
+)
+from sites.decision import decide
+from sites.domains import normalize_email
+from sites.models import Site
+
+NAME_KEYS = ("first_name", "last_name")
+
+
+def submission_receive(*, site: Site, email: str, fields: dict, language: str) -> Submission:
+    """Store a valid sign-up form and hand it to a task.
+
+    The web request does exactly this whatever the address (new, known, rejected, another
+    organization's), so its answer and its timing tell nothing about the address.
+    """
+    from signup.tasks import process_submission
+
+    with transaction.atomic():
+        submission = Submission.objects.create(
+            site=site, email=email, fields=fields, language=language
+        )
+        enqueue_on_commit(process_submission, submission.pk)
+    return submission
+
+
+def submission_process(*, submission_id: int) -> str:
+    """Turn one submission into a request, a reminder or an email; return what happened."""
+    with transaction.atomic():
+        submission = (
+            Submission.objects.select_for_update(skip_locked=True)
+            .select_related("site__organization")
+            .filter(pk=submission_id)
+            .first()
+        )
+        if submission is None:
+            return "gone"
+        outcome = _process(submission)
+        submission.delete()
+    return outcome
+
+
+def _resend_bucket() -> int:
+    """Emails re-sent for the same cause share a key within this window, so they go once."""
+    return int(time.time() // max(settings.SIGNUP_RESEND_INTERVAL, 1))
+
+
+def _process(submission: Submission) -> str:
+    site = submission.site
+    email_normalized = normalize_email(submission.email)
+    if not site.signup_allowed:
+        return "closed"
+    person = Person.objects.filter(email_normalized=email_normalized).first()
+    if person is not None:
+        kind = None
+        if person.organization_id != site.organization_id:
+            kind = EmailKind.OTHER_ORGANIZATION
+        elif person.licenses.filter(site=site).exists():
+            kind = EmailKind.ALREADY_HOST
+        if kind is not None:
+            emails.send_to_address(
+                site=site,
+                to=submission.email,
+                kind=kind,
+                language=submission.language,
+                cause=f"site:{site.pk}:{email_normalized}:{_resend_bucket()}",
+                first_name=submission.fields.get("first_name", ""),
+            )
+            return kind
+    existing = _open_request(site, email_normalized)
+    if existing is not None:
+        _remind(existing)
+        return "duplicate"
+    try:
+        with transaction.atomic():
+            req = _create_request(submission, email_normalized)
+    except IntegrityError:
+        # Another submission for the same address won the race: treat this one as a repeat.
+        existing = _open_request(site, email_normalized)
+        if existing is None:
+            raise
+        _remind(existing)
+        return "duplicate"
+    if req.status == SignupRequest.Status.UNCONFIRMED:
+        emails.send_confirmation(req, cause=f"request:{req.pk}:confirm")
+    else:
+        request_apply_decision(
+            req=req, decision=decide(site=site, normalized_email=email_normalized)
+        )
+    return "created"
+
+
+def _open_request(site: Site, email_normalized: str) -> SignupRequest | None:
+    return (
+        SignupRequest.objects.open()
+        .select_for_update(of=("self",))
+        .select_related("site")
+        .filter(site=site, email_normalized=email_normalized)
+        .first()
+    )
+
+
+def _create_request(submission: Submission, email_normalized: str) -> SignupRequest:
+    site = submission.site
+    fields = dict(submission.fields)
+    unconfirmed = site.require_confirmation
+    now = timezone.now()
+    return SignupRequest.objects.create(
+        organization_id=site.organization_id,
+        site=site,
+        email=submission.email,
+        email_normalized=email_normalized,
+        first_name=fields.pop("first_name", ""),
+        last_name=fields.pop("last_name", ""),
+        fields=fields,
+        required_fields=list(site.required_fields),
+        language=submission.language,
+        status=SignupRequest.Status.UNCONFIRMED if unconfirmed else SignupRequest.Status.PENDING,
+        confirmation_nonce=new_nonce() if unconfirmed else "",
+        created_at=submission.created_at,
+        last_notified_at=now,
+    )
+
+
+def _remind(req: SignupRequest) -> None:
+    """A repeated sign-up: send the confirmation or acknowledgement again (rate-limited)."""
+    cause = f"request:{req.pk}:remind:{_resend_bucket()}"
+    if req.status == SignupRequest.Status.UNCONFIRMED:
+        emails.send_confirmation(req, cause=cause)
+    else:
+        emails.send_received(req, cause=cause)
+    req.last_notified_at = timezone.now()
+    req.save(update_fields=["last_notified_at", "updated_at"])
+
+
+def submissions_sweep(*, limit: int = 500) -> int:
+    """Enqueue again submissions that no worker took (the broker was down)."""
+    from signup.tasks import process_submission
+
+    stale = timezone.now() - timedelta(minutes=1)
+    ids = list(
+        Submission.objects.filter(created_at__lt=stale)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for pk in ids:
+        enqueue(process_submission, pk)
+    return len(ids)
+
+
+def request_confirm(*, token: str, site: Site) -> SignupRequest:
+    """Confirm a request's address and take its decision. Raises BadToken when the link is
+    tampered with, expired, or was used already."""
+    request_id, nonce = read_confirmation_token(token)
+    with transaction.atomic():
+        req = (
+            SignupRequest.objects.select_for_update(of=("self",))
+            .select_related("site", "organization")
+            .filter(pk=request_id, site=site, status=SignupRequest.Status.UNCONFIRMED)
+            .first()
+        )
+        if req is None or not nonce_matches(req.confirmation_nonce, nonce):
+            raise BadToken("used or unknown")
+        req.confirmed_at = timezone.now()
+        req.confirmation_nonce = ""
+        req.save(update_fields=["confirmed_at", "confirmation_nonce", "updated_at"])
+        decision = decide(site=req.site, normalized_email=req.email_normalized)
+        request_apply_decision(req=req, decision=decision)
+    return req
+
+
+def requests_purge_unconfirmed() -> int:
+    """Delete requests whose address was not confirmed within 24 hours of the last email."""
+    cutoff = timezone.now() - timedelta(seconds=settings.SIGNUP_CONFIRMATION_MAX_AGE)
+    deleted, _by_model = (
+        SignupRequest.objects.unconfirmed().filter(last_notified_at__lt=cutoff).delete()
+    )
+    return deleted
+
+
+def activation_person(*, token: str, site: Site) -> Person:
+    """The person an activation link is for; raises BadToken unless it is valid and unused."""
+    person_id, site_id, nonce = read_activation_token(token)
+    if site_id != site.pk:
+        raise BadToken("other site")
+    person = Person.objects.filter(pk=person_id, licenses__site=site).first()
+    if person is None or person.user_id is not None:
+        raise BadToken("used or unknown")
+    if not nonce_matches(person.activation_nonce, nonce):
+        raise BadToken("used or unknown")
+    return person
+
+
+def host_activate(*, token: str, site: Site, password: str) -> User:
+    """Set a new host's password: creates their login and uses up the activation link."""
+    with transaction.atomic():
+        person = activation_person(token=token, site=site)
+        person = Person.objects.select_for_update().get(pk=person.pk)
+        if person.user_id is not None:
+            raise BadToken("used")
+        user = User.objects.create_user(
+            person.email_normalized, password, full_name=person.display_name
+        )
+        person.user = user
+        person.activation_nonce = ""
+        person.save(update_fields=["user", "activation_nonce"])
+    return user

@@ -1,0 +1,91 @@
+"""The public pages of a site: home, sign-up, email confirmation, activation, host sign-in."""
+
+from django.contrib.auth import login, logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language
+from django.views.decorators.http import require_http_methods, require_POST
+
+from signup import selectors, services
+from signup.forms import ActivationForm, SigninForm, SignupForm
+from signup.tokens import BadToken
+from sites.models import Site
+
+
+def _site(slug: str) -> Site:
+    return get_object_or_404(Site.objects.select_related("organization"), slug=slug)
+
+
+def _bad_link(request: HttpRequest, site: Site, kind: str) -> HttpResponse:
+    """A tampered, expired or used link: a clear page, never an error."""
+    return render(request, "signup/bad_link.html", {"site": site, "kind": kind}, status=400)
+
+
+def home(request: HttpRequest, slug: str) -> HttpResponse:
+    site = _site(slug)
+    context = {"site": site, "host": selectors.host_status(user=request.user, site=site)}
+    return render(request, "signup/home.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest, slug: str) -> HttpResponse:
+    site = _site(slug)
+    if not site.signup_allowed:
+        return render(request, "signup/unavailable.html", {"site": site}, status=404)
+    form = SignupForm(request.POST or None, site=site)
+    if request.method == "POST" and form.is_valid():
+        services.submission_receive(
+            site=site,
+            email=form.cleaned_data["email"],
+            fields=form.submitted_fields(),
+            language=get_language(),
+        )
+        # The same page for every address: what differs goes to the address by email.
+        return render(request, "signup/thanks.html", {"site": site})
+    return render(request, "signup/form.html", {"site": site, "form": form})
+
+
+def confirm(request: HttpRequest, slug: str, token: str) -> HttpResponse:
+    site = _site(slug)
+    try:
+        req = services.request_confirm(token=token, site=site)
+    except BadToken:
+        return _bad_link(request, site, "confirm")
+    return render(request, "signup/confirmed.html", {"site": site, "req": req})
+
+
+@require_http_methods(["GET", "POST"])
+def activate(request: HttpRequest, slug: str, token: str) -> HttpResponse:
+    site = _site(slug)
+    try:
+        person = services.activation_person(token=token, site=site)
+    except BadToken:
+        return _bad_link(request, site, "activate")
+    form = ActivationForm(request.POST or None, email=person.email)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.host_activate(
+                token=token, site=site, password=form.cleaned_data["password1"]
+            )
+        except BadToken:
+            return _bad_link(request, site, "activate")
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("signup:home", slug=site.slug)
+    return render(request, "signup/activate.html", {"site": site, "form": form, "person": person})
+
+
+@require_http_methods(["GET", "POST"])
+def signin(request: HttpRequest, slug: str) -> HttpResponse:
+    site = _site(slug)
+    form = SigninForm(request, data=request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        login(request, form.get_user())
+        return redirect("signup:home", slug=site.slug)
+    return render(request, "signup/signin.html", {"site": site, "form": form})
+
+
+@require_POST
+def signout(request: HttpRequest, slug: str) -> HttpResponse:
+    site = _site(slug)
+    logout(request)
+    return redirect("signup:home", slug=site.slug)

@@ -1,0 +1,137 @@
+"""Domain names and domain patterns: normalization, parsing and the suffixes an email matches.
+
+Pure functions, no database. A pattern is `example.com` (exactly that domain) or `*.example.com`
+(any subdomain of example.com, never example.com itself). Everything is stored in IDNA (punycode)
+form and shown back in Unicode.
+"""
+
+from dataclasses import dataclass
+
+import idna
+
+MAX_DOMAIN_LENGTH = 253
+MAX_EMAIL_LENGTH = 254
+_MAX_RAW_LENGTH = 1024  # longer input is refused before any parsing work
+
+
+class InvalidDomain(ValueError):
+    """The text is not a domain name we accept."""
+
+
+def normalize_domain(raw: str) -> str:
+    """Trim, lower-case, drop one trailing dot and convert to IDNA: `Bücher.Example.` → punycode."""
+    if len(raw) > _MAX_RAW_LENGTH:
+        raise InvalidDomain(raw[:64])
+    text = raw.strip().lower()
+    if text.endswith("."):
+        text = text[:-1]
+    # Punycode is never shorter than the Unicode text, so longer text can be refused at once.
+    if not text or len(text) > MAX_DOMAIN_LENGTH:
+        raise InvalidDomain(raw)
+    try:
+        ascii_form = idna.encode(text, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise InvalidDomain(raw) from exc
+    if len(ascii_form) > MAX_DOMAIN_LENGTH or ascii_form.rpartition(".")[2].isdigit():
+        # A numeric last label is an IP address, not a domain name.
+        raise InvalidDomain(raw)
+    return ascii_form
+
+
+def display_domain(ascii_form: str) -> str:
+    """The Unicode form of a stored domain or pattern, for people to read."""
+    prefix = ""
+    if ascii_form.startswith("*."):
+        prefix, ascii_form = "*.", ascii_form[2:]
+    try:
+        return prefix + idna.decode(ascii_form)
+    except (idna.IDNAError, UnicodeError):
+        return prefix + ascii_form
+
+
+def split_email(raw: str) -> tuple[str, str]:
+    """Split an address at its last `@`; raise InvalidDomain when there is none."""
+    local, sep, domain = raw.strip().rpartition("@")
+    if not sep or not local or not domain:
+        raise InvalidDomain(raw[:64])
+    return local, domain
+
+
+def normalize_email(raw: str) -> str:
+    """The form used to compare addresses: local part lower-cased, domain normalized."""
+    if len(raw) > _MAX_RAW_LENGTH:
+        raise InvalidDomain(raw[:64])
+    local, domain = split_email(raw)
+    normalized = f"{local.lower()}@{normalize_domain(domain)}"
+    if len(normalized) > MAX_EMAIL_LENGTH:
+        raise InvalidDomain(raw[:64])
+    return normalized
+
+
+def email_domain(normalized_email: str) -> str:
+    return normalized_email.rpartition("@")[2]
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A parsed domain pattern: `suffix` is the domain, `wildcard` says whether `*.` precedes it."""
+
+    suffix: str
+    wildcard: bool
+
+    @property
+    def text(self) -> str:
+        return f"*.{self.suffix}" if self.wildcard else self.suffix
+
+    @property
+    def display(self) -> str:
+        return display_domain(self.text)
+
+
+def parse_pattern(raw: str) -> Pattern:
+    """Parse one entry; raise InvalidDomain naming it when it is malformed or a bare TLD."""
+    entry = raw.strip()
+    wildcard = entry.startswith("*.")
+    body = entry[2:] if wildcard else entry
+    if "*" in body or "@" in body or any(ch.isspace() for ch in body):
+        raise InvalidDomain(entry)
+    suffix = normalize_domain(body)
+    if "." not in suffix:
+        # `com` or `*.com` would cover a whole top-level domain.
+        raise InvalidDomain(entry)
+    return Pattern(suffix=suffix, wildcard=wildcard)
+
+
+def split_entries(text: str) -> list[str]:
+    """Entries of a pattern list: one a line, commas also separate; blanks dropped."""
+    entries = []
+    for line in text.replace(",", "\n").splitlines():
+        entry = line.strip()
+        if entry:
+            entries.append(entry)
+    return entries
+
+
+def candidate_suffixes(domain: str) -> list[str]:
+    """The domain itself, then each proper suffix of two labels or more, longest first.
+
+    These are the only pattern suffixes that can match the domain, so a lookup asks for them by
+    index instead of scanning the site's patterns.
+    """
+    labels = domain.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
+def best_match(domain: str, patterns: list[Pattern]) -> Pattern | None:
+    """Exact beats any wildcard; among wildcards the longest suffix wins."""
+    best: Pattern | None = None
+    for pattern in patterns:
+        if not pattern.wildcard:
+            if pattern.suffix == domain:
+                return pattern
+            continue
+        if domain.endswith("." + pattern.suffix) and (
+            best is None or len(pattern.suffix) > len(best.suffix)
+        ):
+            best = pattern
+    return best

@@ -1,0 +1,207 @@
+"""Writes to sites: the Account Management settings and their domain patterns."""
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from alerts.models import AuditEvent
+from alerts.services import audit_record
+from orgs.models import User
+from sites.domains import InvalidDomain, Pattern, normalize_email, parse_pattern
+from sites.models import (
+    MAX_NOTIFY_ADDRESSES,
+    REQUIRABLE_FIELD_KEYS,
+    DomainPattern,
+    Site,
+)
+
+
+class SettingsInvalid(Exception):
+    """The settings can't be saved; `errors` maps a setting's name to messages for people."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass
+class SettingsValues:
+    """Account Management settings as entered (pattern lists and addresses not yet parsed)."""
+
+    signup_enabled: bool = False
+    approve_entries: list[str] = field(default_factory=list)
+    reject_entries: list[str] = field(default_factory=list)
+    mode: str = Site.Mode.REVIEW
+    other_domains: str = Site.OtherDomains.APPROVE
+    notify: str = Site.Notify.FULL_ADMINS
+    notify_addresses: list[str] = field(default_factory=list)
+    require_confirmation: bool = True
+    required_fields: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, site: Site) -> "SettingsValues":
+        """The site's current settings, as the form would show them."""
+        patterns = list(site.patterns.all())
+        return cls(
+            signup_enabled=site.signup_enabled,
+            approve_entries=[
+                p.pattern for p in patterns if p.action == DomainPattern.Action.APPROVE
+            ],
+            reject_entries=[p.pattern for p in patterns if p.action == DomainPattern.Action.REJECT],
+            mode=site.mode,
+            other_domains=site.other_domains,
+            notify=site.notify,
+            notify_addresses=list(site.notify_addresses),
+            require_confirmation=site.require_confirmation,
+            required_fields=list(site.required_fields),
+        )
+
+
+@dataclass
+class ParsedSettings:
+    values: SettingsValues
+    approve: list[Pattern]
+    reject: list[Pattern]
+    notify_addresses: list[str]
+
+
+def parse_pattern_entries(entries: list[str]) -> tuple[list[Pattern], list[str]]:
+    """Parse entries into unique patterns; also return the messages for the bad ones."""
+    patterns: dict[str, Pattern] = {}
+    errors = []
+    for entry in entries:
+        try:
+            pattern = parse_pattern(entry)
+        except InvalidDomain:
+            errors.append(
+                _("“%(entry)s” is not a valid domain or pattern (example.com or *.example.com).")
+                % {"entry": entry[:100]}
+            )
+            continue
+        patterns.setdefault(pattern.text, pattern)
+    return list(patterns.values()), errors
+
+
+def parse_notify_addresses(entries: list[str]) -> tuple[list[str], list[str]]:
+    addresses: dict[str, str] = {}
+    errors = []
+    for entry in entries:
+        try:
+            validate_email(entry)
+            addresses.setdefault(normalize_email(entry), entry.strip())
+        except (ValidationError, InvalidDomain):
+            errors.append(_("“%(entry)s” is not a valid email address.") % {"entry": entry[:100]})
+    return list(addresses.values()), errors
+
+
+def settings_validate(*, site: Site, values: SettingsValues) -> ParsedSettings:
+    """Check every rule of SPEC section 3; raise SettingsInvalid naming what is wrong."""
+    errors: dict[str, list[str]] = {}
+    if values.signup_enabled and not site.signup_supported:
+        errors["signup_enabled"] = [site.unsupported_reason]
+    approve, approve_errors = parse_pattern_entries(values.approve_entries)
+    reject, reject_errors = parse_pattern_entries(values.reject_entries)
+    if approve_errors:
+        errors["approve_entries"] = approve_errors
+    if reject_errors:
+        errors["reject_entries"] = reject_errors
+    both = sorted({p.text for p in approve} & {p.text for p in reject})
+    if both:
+        errors.setdefault("reject_entries", []).extend(
+            _("%(pattern)s can't be on both lists: choose approve or reject.")
+            % {"pattern": Pattern(p.removeprefix("*."), p.startswith("*.")).display}
+            for p in both
+        )
+    if values.mode not in Site.Mode.values:
+        errors["mode"] = [_("Choose a mode.")]
+    if values.other_domains not in Site.OtherDomains.values:
+        errors["other_domains"] = [_("Choose what happens to requests from other domains.")]
+    if values.notify not in Site.Notify.values:
+        errors["notify"] = [_("Choose who gets the review notification email.")]
+    addresses, address_errors = parse_notify_addresses(values.notify_addresses)
+    if address_errors:
+        errors["notify_addresses"] = address_errors
+    elif values.notify == Site.Notify.ADDRESSES and not 1 <= len(addresses) <= MAX_NOTIFY_ADDRESSES:
+        errors["notify_addresses"] = [
+            _("Enter between 1 and %(max)d email addresses.") % {"max": MAX_NOTIFY_ADDRESSES}
+        ]
+    unknown = [f for f in values.required_fields if f not in REQUIRABLE_FIELD_KEYS]
+    if unknown:
+        errors["required_fields"] = [_("Unknown field: %(field)s.") % {"field": unknown[0][:50]}]
+    if errors:
+        raise SettingsInvalid(errors)
+    return ParsedSettings(values=values, approve=approve, reject=reject, notify_addresses=addresses)
+
+
+def _scalar_settings(parsed: ParsedSettings) -> dict[str, object]:
+    values = parsed.values
+    return {
+        "signup_enabled": values.signup_enabled,
+        "mode": values.mode,
+        "other_domains": values.other_domains,
+        "notify": values.notify,
+        "notify_addresses": parsed.notify_addresses
+        if values.notify == Site.Notify.ADDRESSES
+        else [],
+        "require_confirmation": values.require_confirmation,
+        "required_fields": [f for f in REQUIRABLE_FIELD_KEYS if f in values.required_fields],
+    }
+
+
+def _replace_patterns(site: Site, parsed: ParsedSettings) -> dict[str, list[str]]:
+    """Make the site's patterns equal to the parsed lists; return what was added and removed."""
+    wanted = {p.text: (p, DomainPattern.Action.APPROVE) for p in parsed.approve}
+    wanted |= {p.text: (p, DomainPattern.Action.REJECT) for p in parsed.reject}
+    current = {row.pattern: row for row in site.patterns.all()}
+    removed = [
+        text for text, row in current.items() if text not in wanted or wanted[text][1] != row.action
+    ]
+    site.patterns.filter(pattern__in=removed).delete()
+    added = [text for text in wanted if text not in current or text in removed]
+    DomainPattern.objects.bulk_create(
+        DomainPattern(
+            site=site,
+            pattern=text,
+            suffix=wanted[text][0].suffix,
+            wildcard=wanted[text][0].wildcard,
+            action=wanted[text][1],
+        )
+        for text in added
+    )
+    changes = {}
+    if added:
+        changes["patterns_added"] = [f"{wanted[t][1]}:{t}" for t in sorted(added)]
+    if removed:
+        changes["patterns_removed"] = [f"{current[t].action}:{t}" for t in sorted(removed)]
+    return changes
+
+
+def site_settings_update(*, site_id: int, acting_user: User | None, values: SettingsValues) -> Site:
+    """Save a site's Account Management settings and record what changed in the audit trail."""
+    with transaction.atomic():
+        site = Site.objects.select_for_update().get(pk=site_id)
+        parsed = settings_validate(site=site, values=values)
+        changes: dict[str, object] = {}
+        for name, new in _scalar_settings(parsed).items():
+            old = getattr(site, name)
+            if old != new:
+                changes[name] = [old, new]
+                setattr(site, name, new)
+        changed_fields = list(changes)
+        changes |= _replace_patterns(site, parsed)
+        if changes:
+            site.settings_updated_at = timezone.now()
+            site.settings_updated_by = acting_user
+            site.save(update_fields=[*changed_fields, "settings_updated_at", "settings_updated_by"])
+            audit_record(
+                organization_id=site.organization_id,
+                site=site,
+                actor=acting_user,
+                action=AuditEvent.Action.SETTINGS_UPDATED,
+                changes=changes,
+            )
+    return site

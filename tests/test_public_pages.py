@@ -1,0 +1,230 @@
+"""The public pages of SPEC section 5: home, sign-up form, its answers and its bad input."""
+
+import re
+
+import pytest
+from django.test import Client
+
+from signup.models import SignupRequest, Submission
+from sites.models import Site
+from tests import factories
+
+CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
+
+
+def signup_url(site: Site) -> str:
+    return f"/sites/{site.slug}/signup/"
+
+
+def post_signup(client, site, run_commits, **data):
+    payload = {"email": "new.person@example.net", "first_name": "Nora", "last_name": "New"}
+    payload.update(data)
+    with run_commits():
+        return client.post(signup_url(site), payload)
+
+
+def test_home_shows_sign_up_only_when_allowed(client, site):
+    page = client.get(f"/sites/{site.slug}/")
+    assert page.status_code == 200
+    assert b">Sign up</a>" in page.content
+    Site.objects.filter(pk=site.pk).update(signup_enabled=False)
+    page = client.get(f"/sites/{site.slug}/")
+    assert page.status_code == 200
+    assert b"Sign up" not in page.content
+
+
+def test_government_site_home_never_shows_sign_up(client, org):
+    gov = factories.SiteFactory(organization=org, kind=Site.Kind.GOVERNMENT, signup_enabled=False)
+    assert b"Sign up" not in client.get(f"/sites/{gov.slug}/").content
+    response = client.get(signup_url(gov))
+    assert response.status_code == 404
+    assert b"Sign-up is not available" in response.content
+
+
+def test_unknown_site_is_404(client, db):
+    assert client.get("/sites/nowhere/").status_code == 404
+    assert client.get("/sites/nowhere/signup/").status_code == 404
+
+
+def test_signup_not_allowed_is_404_with_a_clear_page(client, site):
+    Site.objects.filter(pk=site.pk).update(signup_enabled=False)
+    response = client.get(signup_url(site))
+    assert response.status_code == 404
+    assert b"Sign-up is not available" in response.content
+    response = client.post(signup_url(site), {"email": "a@example.net"})
+    assert response.status_code == 404
+    assert not Submission.objects.exists()
+
+
+LABELS = {
+    "first_name": ["First name"],
+    "last_name": ["Last name"],
+    "phone": ["Phone number"],
+    "company": ["Company"],
+    "job_title": ["Job title"],
+    "address": ["Street", "City", "State or province", "Postal code", "Country"],
+    "time_zone": ["Time zone"],
+    "language": ["Preferred language"],
+}
+ALL_LABELS = [label for labels in LABELS.values() for label in labels]
+
+
+@pytest.mark.parametrize(
+    "required",
+    [[], ["first_name", "last_name"], ["phone", "address"], list(LABELS)],
+)
+def test_form_asks_for_email_and_exactly_the_required_fields(client, site, required):
+    Site.objects.filter(pk=site.pk).update(required_fields=required)
+    html = client.get(signup_url(site)).content.decode()
+    assert re.search(r"<label for=\"id_email\">Email</label>", html)
+    wanted = [label for key in required for label in LABELS[key]]
+    for label in ALL_LABELS:
+        shown = re.search(rf"<label for=\"id_\w+\">{label}</label>", html) is not None
+        assert shown == (label in wanted), label
+    assert html.count(" required") >= len(wanted) + 1
+    assert re.search(r"<button[^>]*type=\"submit\"[^>]*>Sign up</button>", html)
+
+
+def test_valid_submission_creates_a_request_and_thanks(client, site, run_commits):
+    response = post_signup(client, site, run_commits)
+    assert response.status_code == 200
+    assert b"Thanks. Check your email for what happens next." in response.content
+    req = SignupRequest.objects.get()
+    assert (req.email, req.first_name, req.last_name) == ("new.person@example.net", "Nora", "New")
+    assert req.required_fields == ["first_name", "last_name"]
+    assert not Submission.objects.exists()
+
+
+def _body(response) -> bytes:
+    return CSRF.sub(b"", response.content)
+
+
+def test_every_valid_submission_gets_the_same_page(client, site, other_org, run_commits):
+    """New, duplicate, auto-rejected, existing host, another organization's address."""
+    from sites.services import SettingsValues, site_settings_update
+
+    site_settings_update(
+        site_id=site.pk,
+        acting_user=None,
+        values=SettingsValues(
+            signup_enabled=True,
+            reject_entries=["spam.example"],
+            required_fields=["first_name", "last_name"],
+        ),
+    )
+    host = factories.PersonFactory(organization=site.organization, email="host@example.net")
+    factories.HostLicenseFactory(person=host, site=site)
+    factories.PersonFactory(organization=other_org, email="taken@globex.example")
+    answers = [
+        post_signup(client, site, run_commits, email=email)
+        for email in [
+            "new@example.net",
+            "new@example.net",
+            "bot@spam.example",
+            "host@example.net",
+            "taken@globex.example",
+        ]
+    ]
+    assert {r.status_code for r in answers} == {200}
+    assert len({_body(r) for r in answers}) == 1
+    assert len({tuple(sorted(r.headers.items())) for r in answers}) == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"email": ""}, "email", "This field is required."),
+        ({"email": "not-an-address"}, "email", "Enter a valid email address."),
+        ({"email": "a@b"}, "email", "Enter a valid email address."),
+        ({"email": "a" * 300 + "@example.net"}, "email", "at most 254"),
+        ({"email": "x@" + "a." * 200 + "com"}, "email", ""),
+        ({"email": "a@example.net\r\nBcc: victim@example.org"}, "email", ""),
+        ({"first_name": ""}, "first_name", "This field is required."),
+        ({"first_name": "   "}, "first_name", "This field is required."),
+        ({"first_name": "Eve\r\nBcc: x@example.org"}, "first_name", "line breaks"),
+        ({"last_name": "Nul\x00byte"}, "last_name", "Null characters are not allowed."),
+        ({"last_name": "L" * 5000}, "last_name", "at most 100"),
+    ],
+)
+def test_invalid_input_shows_the_form_again_with_errors(client, site, data, field, message):
+    payload = {"email": "ok@example.net", "first_name": "Ok", "last_name": "Fine"} | data
+    response = client.post(signup_url(site), payload)
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert field in errors
+    assert message in " ".join(errors[field])
+    html = response.content.decode()
+    assert 'class="field-error"' in html
+    # The other values are kept.
+    for name, value in payload.items():
+        if name != field and value:
+            assert f'value="{value}"' in html
+    assert not Submission.objects.exists()
+
+
+def test_all_fields_submission_is_stored(client, site, run_commits):
+    Site.objects.filter(pk=site.pk).update(required_fields=list(LABELS))
+    data = {
+        "email": "full@example.net",
+        "first_name": "Fay",
+        "last_name": "Full",
+        "phone": "+33 1 23 45 67 89",
+        "company": "Full & Co",
+        "job_title": "Engineer",
+        "street": "1 rue de la Paix",
+        "city": "Paris",
+        "state": "Île-de-France",
+        "postal_code": "75002",
+        "country": "FR",
+        "time_zone": "Europe/Paris",
+        "preferred_language": "fr",
+    }
+    with run_commits():
+        response = client.post(signup_url(site), data)
+    assert response.status_code == 200
+    req = SignupRequest.objects.get()
+    assert req.fields["city"] == "Paris" and req.fields["preferred_language"] == "fr"
+    assert req.required_fields == list(LABELS)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("phone", "call me"),
+        ("country", "XX"),
+        ("time_zone", "Mars/Olympus"),
+        ("preferred_language", "tlh"),
+    ],
+)
+def test_choice_and_phone_fields_refuse_bad_values(client, site, field, value):
+    Site.objects.filter(pk=site.pk).update(required_fields=list(LABELS))
+    response = client.post(signup_url(site), {"email": "a@example.net", field: value})
+    assert response.status_code == 200
+    assert field in response.context["form"].errors
+
+
+def test_post_without_csrf_token_is_403(site):
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post(
+        signup_url(site), {"email": "a@example.net", "first_name": "A", "last_name": "B"}
+    )
+    assert response.status_code == 403
+    assert not Submission.objects.exists()
+
+
+def test_language_follows_accept_language_and_is_stored(client, site, run_commits):
+    page = client.get(signup_url(site), HTTP_ACCEPT_LANGUAGE="fr-FR,fr;q=0.9")
+    assert page.headers["Content-Language"] == "fr"
+    with run_commits():
+        client.post(
+            signup_url(site),
+            {"email": "fr@example.net", "first_name": "Fr", "last_name": "Ançais"},
+            HTTP_ACCEPT_LANGUAGE="fr",
+        )
+    assert SignupRequest.objects.get().language == "fr"
+
+
+def test_language_switcher_sets_the_language(client, site):
+    response = client.post("/i18n/setlang/", {"language": "fr", "next": f"/sites/{site.slug}/"})
+    assert response.status_code == 302
+    assert client.get(f"/sites/{site.slug}/").headers["Content-Language"] == "fr"

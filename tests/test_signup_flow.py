@@ -1,0 +1,280 @@
+"""Requests (SPEC section 6), confirmation and the decision, with the emails each case sends."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from alerts.models import AuditEvent
+from mail.models import OutboxEmail
+from orgs.models import HostLicense, Person
+from signup.models import SignupRequest, Submission
+from signup.services import requests_purge_unconfirmed, submission_receive, submissions_sweep
+from sites.models import Site
+from sites.services import SettingsValues, site_settings_update
+from tests import factories
+
+
+def configure(site, **changes):
+    values = SettingsValues.of(site)
+    values.signup_enabled = True
+    for name, value in changes.items():
+        setattr(values, name, value)
+    site_settings_update(site_id=site.pk, acting_user=None, values=values)
+    site.refresh_from_db()
+
+
+def sign_up(client, site, run_commits, email="nora@example.net", **fields):
+    data = {"email": email, "first_name": "Nora", "last_name": "New", **fields}
+    with run_commits():
+        response = client.post(f"/sites/{site.slug}/signup/", data)
+    assert response.status_code == 200
+    return response
+
+
+def kinds(outbox, to=None):
+    return sorted(
+        m.extra_headers["X-Idempotency-Key"].split(":")[-2]
+        for m in outbox
+        if to is None or m.to == [to]
+    )
+
+
+def link_in(message, path_part):
+    match = re.search(rf"http://testserver(/sites/[^\s\"<]*{path_part}[^\s\"<]*)", message.body)
+    assert match, message.body
+    return match.group(1)
+
+
+@pytest.fixture
+def reviewers(full_admin, readonly_admin):
+    return full_admin
+
+
+def test_review_mode_with_confirmation(client, site, reviewers, outbox, run_commits):
+    configure(site, require_confirmation=True, mode="review")
+    sign_up(client, site, run_commits)
+    req = SignupRequest.objects.get()
+    assert req.status == SignupRequest.Status.UNCONFIRMED
+    assert kinds(outbox) == ["confirm_email"]  # nobody else hears of it before confirmation
+    confirm_path = link_in(outbox[0], "/signup/confirm/")
+    outbox.clear()
+    with run_commits():
+        page = client.get(confirm_path)
+    assert page.status_code == 200
+    req.refresh_from_db()
+    assert req.status == SignupRequest.Status.PENDING and req.confirmed_at
+    assert kinds(outbox, "nora@example.net") == ["request_received"]
+    assert kinds(outbox, "ana@acme.example") == ["admin_new_request"]
+    assert "/hub/alerts/requests/" in outbox[-1].body
+    # The link is single-use.
+    again = client.get(confirm_path)
+    assert again.status_code == 400
+    assert b"doesn&#x27;t work" in again.content or b"doesn't work" in again.content
+
+
+def test_auto_approve_by_pattern_creates_person_and_license_only_for_the_site(
+    client, site, other_site, reviewers, outbox, run_commits
+):
+    template = factories.LicenseTemplateFactory(organization=site.organization)
+    template.sites.set([other_site])
+    configure(site, approve_entries=["example.net"], require_confirmation=False)
+    sign_up(client, site, run_commits)
+    req = SignupRequest.objects.get()
+    assert req.status == SignupRequest.Status.APPROVED
+    assert (req.decision_basis, req.decision_pattern, req.decided_by) == (
+        "pattern",
+        "example.net",
+        None,
+    )
+    person = Person.objects.get(email_normalized="nora@example.net")
+    assert person.source == Person.Source.SELF_SIGNUP
+    assert person.organization == site.organization
+    assert [lic.site for lic in person.licenses.all()] == [site]  # no template applied
+    assert HostLicense.objects.get(person=person).source == HostLicense.Source.SELF_SIGNUP
+    assert kinds(outbox, "nora@example.net") == ["host_ready"]
+    assert kinds(outbox, "ana@acme.example") == ["admin_new_host"]
+    assert "/activate/" in outbox[0].body or "/activate/" in outbox[1].body
+    event = AuditEvent.objects.get(action=AuditEvent.Action.REQUEST_APPROVED)
+    assert event.actor is None and event.changes["pattern"] == "example.net"
+
+
+def test_auto_reject_by_pattern(client, site, reviewers, outbox, run_commits):
+    configure(site, reject_entries=["*.example.net"], require_confirmation=False)
+    sign_up(client, site, run_commits, email="bot@mass.example.net")
+    req = SignupRequest.objects.get()
+    assert req.status == SignupRequest.Status.REJECTED
+    assert req.decision_pattern == "*.example.net"
+    assert kinds(outbox) == ["request_declined"]
+    assert not Person.objects.exists()
+
+
+@pytest.mark.parametrize(("other", "status"), [("approve", "approved"), ("reject", "rejected")])
+def test_automatic_mode_other_domains(client, site, reviewers, outbox, run_commits, other, status):
+    configure(site, mode="automatic", other_domains=other, require_confirmation=False)
+    sign_up(client, site, run_commits)
+    req = SignupRequest.objects.get()
+    assert (req.status, req.decision_basis) == (status, "mode")
+
+
+def test_decision_waits_for_confirmation(client, site, reviewers, outbox, run_commits):
+    configure(site, approve_entries=["example.net"], require_confirmation=True)
+    sign_up(client, site, run_commits)
+    assert not Person.objects.exists()
+    assert SignupRequest.objects.get().status == "unconfirmed"
+    with run_commits():
+        client.get(link_in(outbox[0], "/signup/confirm/"))
+    assert SignupRequest.objects.get().status == "approved"
+    assert Person.objects.filter(email_normalized="nora@example.net").exists()
+
+
+def test_duplicate_creates_nothing_and_resends_rate_limited(
+    client, site, reviewers, outbox, run_commits, settings
+):
+    configure(site, require_confirmation=True)
+    sign_up(client, site, run_commits)
+    settings.SIGNUP_RESEND_INTERVAL = 1
+    outbox.clear()
+    import time
+
+    time.sleep(1.05)
+    sign_up(client, site, run_commits, email="NORA@example.net.")
+    assert SignupRequest.objects.count() == 1
+    assert kinds(outbox) == ["confirm_email"]
+    # Within the interval, a third attempt sends nothing more.
+    settings.SIGNUP_RESEND_INTERVAL = 3600
+    sign_up(client, site, run_commits)
+    sign_up(client, site, run_commits)
+    assert len(outbox) <= 2
+    assert SignupRequest.objects.count() == 1
+
+
+def test_duplicate_of_pending_resends_acknowledgement(client, site, reviewers, outbox, run_commits):
+    configure(site, require_confirmation=False)
+    sign_up(client, site, run_commits)
+    outbox.clear()
+    sign_up(client, site, run_commits)
+    assert SignupRequest.objects.count() == 1
+    assert kinds(outbox) == ["request_received"]
+
+
+def test_existing_host_gets_an_email_and_no_request(client, site, outbox, run_commits):
+    person = factories.PersonFactory(organization=site.organization, email="host@example.net")
+    factories.HostLicenseFactory(person=person, site=site)
+    sign_up(client, site, run_commits, email="Host@Example.net")
+    assert not SignupRequest.objects.exists()
+    assert kinds(outbox) == ["already_host"]
+    assert f"/sites/{site.slug}/signin/" in outbox[0].body
+
+
+def test_person_of_the_org_without_license_can_request(client, site, reviewers, run_commits):
+    factories.PersonFactory(organization=site.organization, email="member@example.net")
+    configure(site, require_confirmation=False)
+    sign_up(client, site, run_commits, email="member@example.net")
+    assert SignupRequest.objects.get().status == "pending"
+
+
+def test_other_organization_address_gets_an_email_and_no_request(
+    client, site, other_org, outbox, run_commits
+):
+    factories.PersonFactory(organization=other_org, email="gus@globex.example")
+    sign_up(client, site, run_commits, email="gus@globex.example")
+    assert not SignupRequest.objects.exists()
+    assert kinds(outbox) == ["other_organization"]
+
+
+def test_after_rejection_the_person_may_ask_again(client, site, reviewers, outbox, run_commits):
+    configure(site, require_confirmation=False)
+    sign_up(client, site, run_commits)
+    SignupRequest.objects.update(
+        status="rejected", decided_at=timezone.now(), decision_basis="mode"
+    )
+    sign_up(client, site, run_commits)
+    assert SignupRequest.objects.count() == 2
+    assert SignupRequest.objects.filter(status="pending").count() == 1
+
+
+def test_requester_emails_use_the_stored_language(client, site, reviewers, outbox, run_commits):
+    configure(site, require_confirmation=True)
+    with run_commits():
+        client.post(
+            f"/sites/{site.slug}/signup/",
+            {"email": "fr@example.net", "first_name": "Fé", "last_name": "Lix"},
+            HTTP_ACCEPT_LANGUAGE="fr",
+        )
+    email = OutboxEmail.objects.get()
+    assert email.language == "fr"
+    assert outbox[0].extra_headers["Content-Language"] == "fr"
+
+
+def test_every_email_has_text_and_html_parts(client, site, reviewers, outbox, run_commits):
+    configure(site, require_confirmation=False, approve_entries=["example.net"])
+    sign_up(client, site, run_commits)
+    assert outbox
+    for message in outbox:
+        assert message.body.strip()
+        ((html, mimetype),) = message.alternatives
+        assert mimetype == "text/html" and "<html" in html
+        assert "\n" not in message.subject
+
+
+def test_unconfirmed_requests_are_purged_after_24_hours(site, run_commits):
+    old = factories.SignupRequestFactory(
+        site=site, status="unconfirmed", last_notified_at=timezone.now() - timedelta(hours=25)
+    )
+    fresh = factories.SignupRequestFactory(
+        site=site, status="unconfirmed", last_notified_at=timezone.now() - timedelta(hours=23)
+    )
+    pending = factories.SignupRequestFactory(
+        site=site, status="pending", last_notified_at=timezone.now() - timedelta(days=3)
+    )
+    assert requests_purge_unconfirmed() == 1
+    remaining = set(SignupRequest.objects.values_list("pk", flat=True))
+    assert remaining == {fresh.pk, pending.pk}
+    assert old.pk not in remaining
+
+
+def test_submissions_left_by_a_broker_outage_are_swept(site, reviewers, run_commits, settings):
+    configure(site, require_confirmation=False)
+    stale = Submission.objects.create(
+        site=site, email="late@example.net", fields={"first_name": "L", "last_name": "Ate"}
+    )
+    Submission.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    with run_commits():
+        assert submissions_sweep() == 1
+    assert not Submission.objects.exists()
+    assert SignupRequest.objects.get().email == "late@example.net"
+
+
+def test_submission_on_a_site_closed_since_creates_nothing(site, run_commits):
+    with run_commits():
+        submission_receive(site=site, email="a@example.net", fields={}, language="en")
+        Site.objects.filter(pk=site.pk).update(signup_enabled=False)
+    assert not SignupRequest.objects.exists()
+    assert not Submission.objects.exists()
+
+
+def test_confirmation_link_tampered_or_for_another_site(
+    client, site, other_site, outbox, run_commits
+):
+    configure(site, require_confirmation=True)
+    sign_up(client, site, run_commits)
+    path = link_in(outbox[0], "/signup/confirm/")
+    token = path.rstrip("/").rsplit("/", 1)[1]
+    for bad in [token[:-2] + "xx", "garbage", "a" * 600, token.replace(":", "")]:
+        assert client.get(f"/sites/{site.slug}/signup/confirm/{bad}/").status_code == 400
+    assert client.get(f"/sites/{other_site.slug}/signup/confirm/{token}/").status_code == 400
+    assert SignupRequest.objects.get().status == "unconfirmed"
+
+
+def test_confirmation_link_expires_after_24_hours(client, site, outbox, run_commits, monkeypatch):
+    configure(site, require_confirmation=True)
+    sign_up(client, site, run_commits)
+    path = link_in(outbox[0], "/signup/confirm/")
+    import time
+
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 24 * 3600 + 5)
+    assert client.get(path).status_code == 400
+    assert SignupRequest.objects.get().status == "unconfirmed"
