@@ -92,7 +92,7 @@ def send_to_reviewers(req: SignupRequest, kind: str) -> None:
             to=recipient.email,
             context=context,
             language=recipient.language,
-            cause=f"request:{req.pk}:{kind}",
+            cause=f"request:{req.pk}:review",
             organization_id=req.organization_id,
             request_id=req.pk,
         )

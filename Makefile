@@ -1,0 +1,54 @@
+# The two commands: `make run` (the product on http://127.0.0.1:8000/) and `make test`.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
+
+.PHONY: run test lint bench worker beat messages clean
+
+$(PY):
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(RUNTIME): requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(DEV): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(RUNTIME)
+
+run: $(RUNTIME)
+	mkdir -p var/mail
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo ""
+	@echo "  Hub:          http://127.0.0.1:8000/hub/"
+	@echo "  Demo admin:   admin@acme.example / acme-demo-password"
+	@echo "  Public site:  http://127.0.0.1:8000/sites/acme/"
+	@echo "  Emails:       written under var/mail/"
+	@echo ""
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+test: $(DEV)
+	$(PY) -m pytest
+
+lint: $(DEV)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+bench: $(DEV)
+	$(PY) -m bench
+
+worker: $(RUNTIME)
+	$(PY) -m celery -A selfsignup worker -l INFO
+
+beat: $(RUNTIME)
+	$(PY) -m celery -A selfsignup beat -l INFO
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,180 @@
+"""Processes the integration tests start themselves: an SMTP server and Celery workers.
+
+Everything listens on 127.0.0.1 and is stopped when the tests end.
+"""
+
+import email
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from email.message import Message
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.db import connection
+
+from tests.conftest import require_services
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], object], *, timeout: float = 30, what: str = "") -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+
+
+class Mailbox:
+    """An aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        message = email.message_from_bytes(envelope.content)
+        with self._lock:
+            self.messages.append(message)
+        return "250 OK"
+
+    def to(self, address: str) -> list[Message]:
+        with self._lock:
+            return [m for m in self.messages if address in m["To"]]
+
+    def keys(self) -> list[str]:
+        with self._lock:
+            return ["".join(m["X-Idempotency-Key"].split()) for m in self.messages]
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
+
+
+@pytest.fixture(scope="module")
+def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield mailbox, port
+    controller.stop()
+
+
+def database_url() -> str:
+    """The URL of the *test* database, for processes started by the tests."""
+    s = connection.settings_dict
+    user = s.get("USER") or "postgres"
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    host, port = s.get("HOST") or "127.0.0.1", s.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{s['NAME']}"
+
+
+def body_text(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+    return ""
+
+
+class Worker:
+    """A Celery worker process (solo pool) with its own environment and log file."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.log = Path(tempfile.mkstemp(prefix="celery-worker-", suffix=".log")[1])
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Worker":
+        self.log.write_text("")
+        handle = self.log.open("a")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "selfsignup",
+                "worker",
+                "-P",
+                "solo",
+                "-l",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+            ],
+            cwd=BASE_DIR,
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(
+            lambda: "ready." in self.log.read_text() or self.process.poll() is not None,
+            timeout=60,
+            what="the Celery worker to start",
+        )
+        if self.process.poll() is not None:
+            raise AssertionError(f"worker exited:\n{self.log.read_text()}")
+        return self
+
+    def stop(self, sig: int | None = None) -> None:
+        if self.process and self.process.poll() is None:
+            if sig is None:
+                self.process.terminate()
+            else:
+                self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def worker_env(*, smtp_port: int, redis_url: str | None = None, **extra: str) -> dict[str, str]:
+    from django.conf import settings
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
+    env.update(
+        DATABASE_URL=database_url(),
+        REDIS_URL=redis_url or settings.REDIS_URL,
+        EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}",
+        SITE_URL=settings.SITE_URL,
+        OUTBOX_RETRY_BASE_SECONDS="1",
+        CONN_MAX_AGE="0",
+        **extra,
+    )
+    return env
+
+
+@pytest.fixture(scope="module")
+def celery_worker(smtp_server, django_db_setup, django_db_blocker) -> Iterator[Worker]:
+    """A real worker on the REDIS_URL broker, delivering to the test SMTP server."""
+    with django_db_blocker.unblock():
+        require_services()
+        from selfsignup.celery import app
+
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(app.conf.task_default_queue)
+        worker = Worker(worker_env(smtp_port=smtp_server[1])).start()
+    yield worker
+    worker.stop()

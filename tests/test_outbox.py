@@ -1,0 +1,143 @@
+"""The outbox (SPEC section 8): written with the change, delivered once, retried, swept."""
+
+import smtplib
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from mail.models import EmailKind, OutboxEmail
+from mail.services import email_deliver, email_queue, outbox_sweep, retry_delay
+
+CONTEXT = {"site_name": "Acme", "first_name": "Nora", "site_url": "http://testserver/sites/a/"}
+
+
+def queue(cause="test:1", to="nora@example.net", kind=EmailKind.REQUEST_RECEIVED):
+    return email_queue(kind=kind, to=to, context=CONTEXT, language="en", cause=cause)
+
+
+def test_queue_writes_a_row_and_delivers_after_commit(db, outbox, run_commits):
+    with run_commits() as callbacks:
+        email = queue()
+        assert outbox == []  # nothing sent before the commit
+    assert len(callbacks) >= 1
+    email.refresh_from_db()
+    assert email.status == OutboxEmail.Status.SENT and email.sent_at and email.attempts == 1
+    assert len(outbox) == 1
+    assert outbox[0].to == ["nora@example.net"]
+    assert outbox[0].extra_headers["X-Idempotency-Key"] == email.idempotency_key
+
+
+def test_same_cause_kind_and_recipient_is_one_row(db, outbox, run_commits):
+    with run_commits():
+        first = queue()
+        second = queue(to="NORA@example.net")
+    assert first.pk == second.pk
+    assert OutboxEmail.objects.count() == 1 and len(outbox) == 1
+
+
+def test_rolled_back_transaction_sends_nothing(transactional_db, outbox):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        queue()
+        raise RuntimeError("the change failed")
+    assert not OutboxEmail.objects.exists()
+    assert outbox == []
+
+
+def test_delivery_is_idempotent(db, outbox):
+    email = queue()  # not committed callbacks: deliver by hand
+    assert email_deliver(email_id=email.pk).status == "sent"
+    assert email_deliver(email_id=email.pk).status == "skipped"
+    assert len(outbox) == 1
+
+
+def _failing_send(exc):
+    def send(self, fail_silently=False):
+        raise exc
+
+    return send
+
+
+def test_transient_failure_is_retried_with_backoff(db, outbox, monkeypatch, settings):
+    settings.OUTBOX_RETRY_BASE_SECONDS = 30
+    email = queue()
+    monkeypatch.setattr(
+        "django.core.mail.EmailMultiAlternatives.send",
+        _failing_send(smtplib.SMTPServerDisconnected("gone")),
+    )
+    outcome = email_deliver(email_id=email.pk)
+    assert outcome.status == "retry" and 30 <= outcome.retry_in <= 60
+    email.refresh_from_db()
+    assert email.status == "queued" and email.attempts == 1
+    assert "SMTPServerDisconnected" in email.last_error
+    assert email.next_attempt_at > timezone.now()
+
+
+def test_last_try_ends_in_failed(db, outbox, monkeypatch, settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 2
+    email = queue()
+    monkeypatch.setattr(
+        "django.core.mail.EmailMultiAlternatives.send", _failing_send(TimeoutError("slow"))
+    )
+    assert email_deliver(email_id=email.pk).status == "retry"
+    assert email_deliver(email_id=email.pk).status == "failed"
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == ("failed", 2)
+
+
+def test_permanent_5xx_fails_at_once(db, outbox, monkeypatch):
+    email = queue()
+    refused = smtplib.SMTPRecipientsRefused({"nora@example.net": (550, b"no such user")})
+    monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", _failing_send(refused))
+    assert email_deliver(email_id=email.pk).status == "failed"
+    email.refresh_from_db()
+    assert email.attempts == 1 and "550" in email.last_error
+
+
+def test_backoff_grows_and_has_jitter(settings):
+    settings.OUTBOX_RETRY_BASE_SECONDS = 10
+    first = [retry_delay(1) for _ in range(50)]
+    third = [retry_delay(3) for _ in range(50)]
+    assert min(first) >= 10 and max(first) <= 20
+    assert min(third) >= 40 and max(third) <= 50
+    assert len(set(first)) > 1
+
+
+def test_sweep_reenqueues_stale_and_stuck_rows(db, outbox, run_commits):
+    stale = queue(cause="stale")
+    stuck = queue(cause="stuck")
+    fresh = queue(cause="fresh")
+    OutboxEmail.objects.filter(pk=stale.pk).update(
+        next_attempt_at=timezone.now() - timedelta(minutes=5)
+    )
+    OutboxEmail.objects.filter(pk=stuck.pk).update(
+        status="sending", sending_started_at=timezone.now() - timedelta(hours=1)
+    )
+    with run_commits():
+        assert outbox_sweep() == 2
+    assert set(OutboxEmail.objects.filter(status="sent").values_list("pk", flat=True)) == {
+        stale.pk,
+        stuck.pk,
+    }
+    assert OutboxEmail.objects.get(pk=fresh.pk).status == "queued"
+
+
+def test_subject_is_one_line_whatever_the_data(db, outbox):
+    email = email_queue(
+        kind=EmailKind.ADMIN_NEW_REQUEST,
+        to="ana@acme.example",
+        context={
+            "site_name": "Acme\r\nBcc: victim@example.org",
+            "requester_name": "Eve",
+            "requester_email": "eve@example.net\nX-Injected: 1",
+            "request_url": "http://testserver/hub/alerts/requests/1/",
+            "queue_url": "http://testserver/hub/alerts/requests/",
+        },
+        language="en",
+        cause="inject",
+    )
+    email_deliver(email_id=email.pk)
+    message = outbox[0].message()
+    assert message["Bcc"] is None and message["X-Injected"] is None
+    assert "\n" not in outbox[0].subject
