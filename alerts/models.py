@@ -46,3 +46,10 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label}: {self.action}"
+
+    @property
+    def change_lines(self) -> list[str]:
+        """What changed, as short sentences for the audit trail page."""
+        from alerts.changes import describe
+
+        return describe(self)

@@ -1,21 +1,30 @@
-"""Deciding requests (approve, reject) and recording the audit trail.
+"""Deciding requests (approve, reject, one or many) and recording the audit trail.
 
-The hub, the Django admin and the automatic decisions of the sign-up flow all go through
-`request_approve` / `request_reject` / `request_apply_decision`, which share one implementation of
-each decision's effects.
+The hub, the Django admin and the automatic decisions of the sign-up flow all go through one
+implementation of each decision's effects, `_approve_batch` and `_reject_batch`, which work on a
+batch of locked requests with a fixed number of statements per batch.
 """
 
-from django.db import transaction
-from django.utils import timezone
+from collections.abc import Iterable
+from dataclasses import dataclass
 
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from alerts.audit import audit_fields
 from alerts.models import AuditEvent
 from mail.models import EmailKind
+from mail.services import EmailSpec, email_queue_many
 from orgs.models import HostLicense, Person, User
-from orgs.services import EmailInOtherOrganization, license_grant, person_get_or_create
+from orgs.selectors import review_recipients
+from orgs.services import EmailInOtherOrganization, person_get_or_create, profile_from_fields
 from signup import emails
 from signup.models import SignupRequest
+from signup.tokens import new_nonce
 from sites.decision import APPROVED, BASIS_MODE, PENDING, REJECTED, Decision
-from sites.models import Site
+
+BATCH_SIZE = 500
 
 
 class RequestNotPending(Exception):
@@ -25,49 +34,61 @@ class RequestNotPending(Exception):
         super().__init__(request.status)
         self.request = request
 
+    @property
+    def message(self) -> str:
+        return not_pending_message(self.request)
 
-def audit_record(
-    *,
-    organization_id: int,
-    action: str,
-    actor: User | None = None,
-    site: Site | None = None,
-    request: SignupRequest | None = None,
-    changes: dict | None = None,
-) -> AuditEvent:
-    """Write one audit event; `actor` None means a rule of the site acted (see `changes`)."""
-    return AuditEvent.objects.create(
-        organization_id=organization_id,
-        site=site,
-        request=request,
-        actor=actor,
-        actor_label=actor.display_name if actor else "",
-        action=action,
-        changes=changes or {},
+
+def not_pending_message(req: SignupRequest) -> str:
+    """“Already approved by Ana Admin at 10:42”, or why the request can't be decided."""
+    if req.status == SignupRequest.Status.UNCONFIRMED:
+        return _("This request waits for its email address to be confirmed.")
+    when = timezone.localtime(req.decided_at)
+    at = (
+        when.strftime("%H:%M")
+        if when.date() == timezone.localdate()
+        else (when.strftime("%Y-%m-%d %H:%M"))
+    )
+    values = {"who": req.decider_label, "when": at}
+    if req.status == SignupRequest.Status.APPROVED:
+        return _("Already approved by %(who)s at %(when)s") % values
+    return _("Already rejected by %(who)s at %(when)s") % values
+
+
+def other_organization_message() -> str:
+    return _(
+        "This address belongs to a person of another organization, so it can't be approved "
+        "here. The request stays pending."
     )
 
 
-def _lock_pending(request_id: int) -> SignupRequest:
-    req = (
-        SignupRequest.objects.select_for_update(of=("self",))
-        .select_related("site", "organization", "decided_by")
-        .get(pk=request_id)
-    )
-    if req.status != SignupRequest.Status.PENDING:
-        raise RequestNotPending(req)
-    return req
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one request of a bulk decision."""
+
+    request_id: int
+    ok: bool
+    message: str
+    request: SignupRequest | None = None
 
 
-def _close(
-    req: SignupRequest, *, status: str, actor: User | None, decision: Decision | None
-) -> None:
+def _decision_changes(req: SignupRequest, **extra: object) -> dict:
+    return {
+        "email": req.email,
+        "basis": req.decision_basis,
+        "pattern": req.decision_pattern,
+        **extra,
+    }
+
+
+def _close(req: SignupRequest, status: str, actor: User | None, decision: Decision | None):
     req.status = status
-    req.decided_at = timezone.now()
+    req.decided_at = req.updated_at = timezone.now()
     req.decided_by = actor
-    if actor is not None:
+    if actor is not None or decision is None:
         req.decision_basis = SignupRequest.Basis.ADMINISTRATOR
         req.decision_pattern = ""
-    elif decision is not None:
+    else:
         req.decision_basis = decision.basis
         req.decision_pattern = decision.pattern
 
@@ -82,63 +103,194 @@ _CLOSE_FIELDS = [
 ]
 
 
-def _approve(req: SignupRequest, *, actor: User | None, decision: Decision | None) -> Person:
-    """The effects of an approval: person, host license for this site only, audit, emails."""
-    fields = req.fields | {"first_name": req.first_name, "last_name": req.last_name}
-    person, person_created = person_get_or_create(
-        organization=req.organization,
-        email=req.email,
-        fields=fields,
-        source=Person.Source.SELF_SIGNUP,
-        acting_user=actor,
-        language=req.language,
+def _people_for(
+    reqs: list[SignupRequest], actor: User | None
+) -> tuple[dict[str, Person], set[str], dict[int, str]]:
+    """The person of each request's address, found (locked) or created for self-sign-up.
+
+    Returns persons by normalized email, the emails whose person was created, and the requests
+    that can't be approved because their address is another organization's."""
+    wanted = {r.email_normalized: r for r in reqs}
+    people = {
+        p.email_normalized: p
+        for p in Person.objects.select_for_update().filter(email_normalized__in=wanted)
+    }
+    errors = {
+        r.pk: other_organization_message()
+        for r in reqs
+        if r.email_normalized in people
+        and people[r.email_normalized].organization_id != r.organization_id
+    }
+    missing = [r for email, r in wanted.items() if email not in people]
+    created = {r.email_normalized for r in missing}
+    if missing:
+        people |= _create_people(missing, actor)
+    without_nonce = [p for p in people.values() if p.user_id is None and not p.activation_nonce]
+    for person in without_nonce:
+        person.activation_nonce = new_nonce()
+    Person.objects.bulk_update(without_nonce, ["activation_nonce"])
+    return people, created, errors
+
+
+def _create_people(reqs: list[SignupRequest], actor: User | None) -> dict[str, Person]:
+    users = dict(
+        User.objects.filter(email__in=[r.email_normalized for r in reqs]).values_list("email", "pk")
     )
-    _license, license_created = license_grant(
-        person=person, site=req.site, source=HostLicense.Source.SELF_SIGNUP, acting_user=actor
+    new = [
+        Person(
+            organization_id=r.organization_id,
+            email=r.email,
+            email_normalized=r.email_normalized,
+            first_name=r.first_name,
+            last_name=r.last_name,
+            profile=profile_from_fields(r.fields),
+            language=r.language,
+            source=Person.Source.SELF_SIGNUP,
+            created_by=actor,
+            user_id=users.get(r.email_normalized),
+            activation_nonce=new_nonce(),
+        )
+        for r in reqs
+    ]
+    try:
+        with transaction.atomic():
+            Person.objects.bulk_create(new)
+        return {p.email_normalized: p for p in new}
+    except IntegrityError:
+        # Someone created one of them a moment ago: one at a time, taking theirs.
+        found = {}
+        for r in reqs:
+            found[r.email_normalized], _created = person_get_or_create(
+                organization=r.organization,
+                email=r.email,
+                fields=r.fields | {"first_name": r.first_name, "last_name": r.last_name},
+                source=Person.Source.SELF_SIGNUP,
+                acting_user=actor,
+                language=r.language,
+            )
+        return found
+
+
+def _grant_licenses(reqs: list[SignupRequest], people: dict[str, Person], actor: User | None):
+    held = set(
+        HostLicense.objects.filter(
+            person__in=[people[r.email_normalized] for r in reqs],
+            site_id__in={r.site_id for r in reqs},
+        ).values_list("person_id", "site_id")
     )
-    _close(req, status=SignupRequest.Status.APPROVED, actor=actor, decision=decision)
-    req.person = person
-    req.save(update_fields=[*_CLOSE_FIELDS, "person"])
-    audit_record(
-        organization_id=req.organization_id,
-        action=AuditEvent.Action.REQUEST_APPROVED,
-        actor=actor,
-        site=req.site,
-        request=req,
-        changes={
-            "email": req.email,
-            "basis": req.decision_basis,
-            "pattern": req.decision_pattern,
-            "person_created": person_created,
-            "license_granted": license_created,
-        },
+    HostLicense.objects.bulk_create(
+        [
+            HostLicense(
+                person=people[r.email_normalized],
+                site_id=r.site_id,
+                source=HostLicense.Source.SELF_SIGNUP,
+                granted_by=actor,
+            )
+            for r in reqs
+            if (people[r.email_normalized].pk, r.site_id) not in held
+        ],
+        ignore_conflicts=True,
     )
-    emails.send_host_ready(req, person)
+    return held
+
+
+def _reviewer_emails(reqs: Iterable[SignupRequest], kind: str) -> list[EmailSpec]:
+    recipients: dict[int, list] = {}
+    specs = []
+    for req in reqs:
+        if req.site_id not in recipients:
+            recipients[req.site_id] = review_recipients(req.site)
+        specs += emails.to_reviewers(req, kind, recipients[req.site_id])
+    return specs
+
+
+def _approve_batch(
+    reqs: list[SignupRequest], *, actor: User | None, decisions: dict[int, Decision] | None
+) -> dict[int, str]:
+    """Approve locked pending requests: person (created without the automatic license
+    template), a host license for the request's site only, audit, emails. Returns the requests
+    that could not be approved, with why; those are left unchanged."""
+    people, created, errors = _people_for(reqs, actor)
+    approved = [r for r in reqs if r.pk not in errors]
+    if not approved:
+        return errors
+    held = _grant_licenses(approved, people, actor)
+    for req in approved:
+        _close(req, SignupRequest.Status.APPROVED, actor, (decisions or {}).get(req.pk))
+        req.person = people[req.email_normalized]
+    SignupRequest.objects.bulk_update(approved, [*_CLOSE_FIELDS, "person"])
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            **audit_fields(
+                organization_id=req.organization_id,
+                action=AuditEvent.Action.REQUEST_APPROVED,
+                actor=actor,
+                site=req.site,
+                request=req,
+                changes=_decision_changes(
+                    req,
+                    person_created=req.email_normalized in created,
+                    license_granted=(req.person.pk, req.site_id) not in held,
+                ),
+            )
+        )
+        for req in approved
+    )
+    specs = [emails.host_ready(req, req.person) for req in approved]
     if actor is None:
-        emails.send_to_reviewers(req, EmailKind.ADMIN_NEW_HOST)
-    return person
+        specs += _reviewer_emails(approved, EmailKind.ADMIN_NEW_HOST)
+    email_queue_many(specs)
+    return errors
 
 
-def _reject(
-    req: SignupRequest, *, actor: User | None, decision: Decision | None, reason: str
+def _reject_batch(
+    reqs: list[SignupRequest],
+    *,
+    actor: User | None,
+    decisions: dict[int, Decision] | None,
+    reason: str,
 ) -> None:
-    _close(req, status=SignupRequest.Status.REJECTED, actor=actor, decision=decision)
-    req.rejection_reason = reason.strip()[:1000]
-    req.save(update_fields=[*_CLOSE_FIELDS, "rejection_reason"])
-    audit_record(
-        organization_id=req.organization_id,
-        action=AuditEvent.Action.REQUEST_REJECTED,
-        actor=actor,
-        site=req.site,
-        request=req,
-        changes={
-            "email": req.email,
-            "basis": req.decision_basis,
-            "pattern": req.decision_pattern,
-            "reason": req.rejection_reason,
-        },
+    """Reject locked pending requests: status, reason, audit, the declined email."""
+    for req in reqs:
+        _close(req, SignupRequest.Status.REJECTED, actor, (decisions or {}).get(req.pk))
+        req.rejection_reason = reason.strip()[:1000]
+    SignupRequest.objects.bulk_update(reqs, [*_CLOSE_FIELDS, "rejection_reason"])
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            **audit_fields(
+                organization_id=req.organization_id,
+                action=AuditEvent.Action.REQUEST_REJECTED,
+                actor=actor,
+                site=req.site,
+                request=req,
+                changes=_decision_changes(req, reason=req.rejection_reason),
+            )
+        )
+        for req in reqs
     )
-    emails.send_declined(req)
+    email_queue_many([emails.declined(req) for req in reqs])
+
+
+def _lock(ids: list[int]) -> list[SignupRequest]:
+    """Lock requests in id order (so that concurrent batches never deadlock).
+
+    `decided_by` is not joined here: after waiting for another transaction's lock, PostgreSQL
+    re-reads the locked row but not the rows it joined, which would miss the new decider."""
+    return list(
+        SignupRequest.objects.select_for_update(of=("self",))
+        .select_related("site", "organization")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
+
+
+def _lock_pending(request_id: int) -> SignupRequest:
+    (req,) = _lock([request_id]) or [None]
+    if req is None:
+        raise SignupRequest.DoesNotExist(request_id)
+    if req.status != SignupRequest.Status.PENDING:
+        raise RequestNotPending(req)
+    return req
 
 
 def request_approve(*, request_id: int, acting_user: User) -> SignupRequest:
@@ -146,7 +298,9 @@ def request_approve(*, request_id: int, acting_user: User) -> SignupRequest:
     pending any more, EmailInOtherOrganization (nothing changed) when the address is taken."""
     with transaction.atomic():
         req = _lock_pending(request_id)
-        _approve(req, actor=acting_user, decision=None)
+        errors = _approve_batch([req], actor=acting_user, decisions=None)
+        if errors:
+            raise EmailInOtherOrganization(errors[req.pk])
     return req
 
 
@@ -154,30 +308,92 @@ def request_reject(*, request_id: int, acting_user: User, reason: str = "") -> S
     """Reject a pending request, with an optional reason sent to the requester."""
     with transaction.atomic():
         req = _lock_pending(request_id)
-        _reject(req, actor=acting_user, decision=None, reason=reason)
+        _reject_batch([req], actor=acting_user, decisions=None, reason=reason)
     return req
+
+
+def requests_decide_bulk(
+    *, request_ids: list[int], acting_user: User, approve: bool, reason: str = ""
+) -> list[Outcome]:
+    """Approve or reject many requests, in batches; say per request what happened.
+
+    Requests not pending any more are left as they are and reported, never decided twice."""
+    ids = list(dict.fromkeys(request_ids))
+    outcomes: dict[int, Outcome] = {}
+    done = _("Approved") if approve else _("Rejected")
+    for start in range(0, len(ids), BATCH_SIZE):
+        with transaction.atomic():
+            reqs = _lock(ids[start : start + BATCH_SIZE])
+            pending = [r for r in reqs if r.status == SignupRequest.Status.PENDING]
+            for req in reqs:
+                if req.status != SignupRequest.Status.PENDING:
+                    outcomes[req.pk] = Outcome(req.pk, False, not_pending_message(req), req)
+            errors = {}
+            if approve:
+                errors = _approve_batch(pending, actor=acting_user, decisions=None)
+            elif pending:
+                _reject_batch(pending, actor=acting_user, decisions=None, reason=reason)
+            for req in pending:
+                message = errors.get(req.pk, done)
+                outcomes[req.pk] = Outcome(req.pk, req.pk not in errors, message, req)
+    return [outcomes.get(pk) or Outcome(pk, False, _("Request not found.")) for pk in ids]
 
 
 def request_apply_decision(*, req: SignupRequest, decision: Decision) -> None:
     """Apply the domain rules' decision to a request the caller has locked (or just created).
 
     Approvals and rejections have the same effects as an administrator's; a request left
-    pending enters the queue and its reviewers are told.
-    """
+    pending enters the queue and its reviewers are told."""
+    decisions = {req.pk: decision}
     if decision.outcome == APPROVED:
-        try:
-            with transaction.atomic():
-                _approve(req, actor=None, decision=decision)
+        if not _approve_batch([req], actor=None, decisions=decisions):
             return
-        except EmailInOtherOrganization:
-            # The address joined another organization meanwhile: an administrator must look.
-            decision = Decision(outcome=PENDING, basis=BASIS_MODE)
+        # The address joined another organization meanwhile: an administrator must look.
+        decision = Decision(outcome=PENDING, basis=BASIS_MODE)
     elif decision.outcome == REJECTED:
-        _reject(req, actor=None, decision=decision, reason="")
+        _reject_batch([req], actor=None, decisions=decisions, reason="")
         return
     req.status = SignupRequest.Status.PENDING
     req.decision_basis = decision.basis
     req.decision_pattern = decision.pattern
     req.save(update_fields=["status", "decision_basis", "decision_pattern", "updated_at"])
-    emails.send_received(req, cause=f"request:{req.pk}:pending")
-    emails.send_to_reviewers(req, EmailKind.ADMIN_NEW_REQUEST)
+    email_queue_many(
+        [
+            emails.received(req, cause=f"request:{req.pk}:pending"),
+            *_reviewer_emails([req], EmailKind.ADMIN_NEW_REQUEST),
+        ]
+    )
+
+
+def requests_apply_rules(*, site_id: int) -> int:
+    """Decide a site's pending requests by its current rules, in batches; return how many
+    were decided. Used when an administrator saves rules and chooses to apply them."""
+    from sites.decision import decide
+
+    decided, last_id = 0, 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                SignupRequest.objects.filter(
+                    site_id=site_id, status=SignupRequest.Status.PENDING, pk__gt=last_id
+                )
+                .order_by("pk")
+                .values_list("pk", flat=True)[:BATCH_SIZE]
+            )
+            if not ids:
+                return decided
+            last_id = ids[-1]
+            reqs = [r for r in _lock(ids) if r.status == SignupRequest.Status.PENDING]
+            by_domain: dict[str, Decision] = {}
+            decisions = {}
+            for req in reqs:
+                domain = req.email_normalized.rpartition("@")[2]
+                if domain not in by_domain:
+                    by_domain[domain] = decide(site=req.site, normalized_email=req.email_normalized)
+                decisions[req.pk] = by_domain[domain]
+            approve = [r for r in reqs if decisions[r.pk].outcome == APPROVED]
+            reject = [r for r in reqs if decisions[r.pk].outcome == REJECTED]
+            errors = _approve_batch(approve, actor=None, decisions=decisions) if approve else {}
+            if reject:
+                _reject_batch(reject, actor=None, decisions=decisions, reason="")
+            decided += len(approve) - len(errors) + len(reject)

@@ -17,6 +17,58 @@ from selfsignup.queueing import enqueue, enqueue_on_commit
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class EmailSpec:
+    """One email to queue: `cause` names what made it (a request's approval, a submission...).
+
+    The same cause, kind and recipient give the same outbox row, so queueing twice never sends
+    twice."""
+
+    kind: str
+    to: str
+    context: dict
+    language: str
+    cause: str
+    organization_id: int | None = None
+    request_id: int | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.cause}:{self.kind}:{self.to.lower()}"[:200]
+
+
+def email_queue_many(specs: list[EmailSpec]) -> list[OutboxEmail]:
+    """Write outbox rows in the caller's transaction; delivery is enqueued after commit.
+
+    Rows that exist already (same idempotency key) are kept as they are."""
+    if not specs:
+        return []
+    OutboxEmail.objects.bulk_create(
+        [
+            OutboxEmail(
+                idempotency_key=spec.idempotency_key,
+                kind=spec.kind,
+                to_email=spec.to,
+                context=spec.context,
+                language=spec.language,
+                organization_id=spec.organization_id,
+                request_id=spec.request_id,
+            )
+            for spec in specs
+        ],
+        ignore_conflicts=True,
+    )
+    emails = list(
+        OutboxEmail.objects.filter(idempotency_key__in=[spec.idempotency_key for spec in specs])
+    )
+    from mail.tasks import deliver_email
+
+    for email in emails:
+        if email.status == OutboxEmail.Status.QUEUED:
+            enqueue_on_commit(deliver_email, email.pk)
+    return emails
+
+
 def email_queue(
     *,
     kind: str,
@@ -27,28 +79,9 @@ def email_queue(
     organization_id: int | None = None,
     request_id: int | None = None,
 ) -> OutboxEmail:
-    """Write an outbox row in the caller's transaction; delivery is enqueued after commit.
-
-    `cause` names what made the email (a request's approval, a submission...): the same cause,
-    kind and recipient give the same row, so queueing twice never sends twice.
-    """
-    key = f"{cause}:{kind}:{to.lower()}"[:200]
-    email, created = OutboxEmail.objects.get_or_create(
-        idempotency_key=key,
-        defaults={
-            "kind": kind,
-            "to_email": to,
-            "context": context,
-            "language": language,
-            "organization_id": organization_id,
-            "request_id": request_id,
-        },
-    )
-    if created:
-        from mail.tasks import deliver_email
-
-        enqueue_on_commit(deliver_email, email.pk)
-    return email
+    """Queue one email (see `email_queue_many`)."""
+    spec = EmailSpec(kind, to, context, language, cause, organization_id, request_id)
+    return email_queue_many([spec])[0]
 
 
 @dataclass(frozen=True)
@@ -165,3 +198,34 @@ def outbox_sweep(*, limit: int = 500) -> int:
     for pk in due + stuck:
         enqueue(deliver_email, pk)
     return len(due) + len(stuck)
+
+
+class NotFailed(Exception):
+    """Only a failed email can be sent again."""
+
+
+def email_resend(*, email_id: int, acting_user) -> OutboxEmail:
+    """Give a failed email a new try (the same row: a sent email is never sent twice)."""
+    from alerts.audit import audit_record
+    from alerts.models import AuditEvent
+
+    with transaction.atomic():
+        email = OutboxEmail.objects.select_for_update().select_related("request").get(pk=email_id)
+        if email.status != OutboxEmail.Status.FAILED:
+            raise NotFailed(email.status)
+        email.status = OutboxEmail.Status.QUEUED
+        email.next_attempt_at = timezone.now()
+        email.save(update_fields=["status", "next_attempt_at", "updated_at"])
+        if email.organization_id:
+            audit_record(
+                organization_id=email.organization_id,
+                action=AuditEvent.Action.EMAIL_RESENT,
+                actor=acting_user,
+                site=email.request.site if email.request else None,
+                request=email.request,
+                changes={"to": email.to_email, "kind": email.kind, "tries": email.attempts},
+            )
+        from mail.tasks import deliver_email
+
+        enqueue_on_commit(deliver_email, email.pk)
+    return email

@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Prefetch, Q, QuerySet
 
-from orgs.models import Administrator
+from orgs.models import Administrator, HostLicense, Person
+from orgs.permissions import audit_visible_to, people_visible_to, sites_visible_to
 from sites.models import Site
 
 
@@ -35,3 +36,45 @@ def review_recipients(site: Site) -> list[Recipient]:
     else:
         admins = admins.full()
     return [Recipient(a.user.email, a.language) for a in admins]
+
+
+def people_list(admin: Administrator, *, query: str = "") -> QuerySet[Person]:
+    """The people page: an administrator's people with their licenses and who created them."""
+    people = (
+        people_visible_to(admin)
+        .select_related("created_by")
+        .prefetch_related(Prefetch("licenses", queryset=HostLicense.objects.select_related("site")))
+    )
+    if query:
+        people = people.filter(
+            Q(email_normalized__icontains=query.lower())
+            | Q(first_name__icontains=query)
+            | Q(last_name__icontains=query)
+        )
+    return people
+
+
+PENDING_COUNT_CAP = 1000
+
+
+def overview(admin: Administrator) -> dict:
+    """The overview page: each visible site with its pending requests, and recent activity."""
+    from signup.models import SignupRequest
+
+    sites = list(sites_visible_to(admin).order_by("name"))
+    for site in sites:
+        # Counting stops at the cap: the number is for a glance, the queue has the rest.
+        site.pending_count = len(
+            SignupRequest.objects.filter(
+                site=site, status=SignupRequest.Status.PENDING
+            ).values_list("pk", flat=True)[:PENDING_COUNT_CAP]
+        )
+    recent = list(
+        audit_visible_to(admin).select_related("site", "request").order_by("-created_at")[:8]
+    )
+    return {
+        "sites": sites,
+        "pending_total": sum(site.pending_count for site in sites),
+        "recent": recent,
+        "cap": PENDING_COUNT_CAP,
+    }

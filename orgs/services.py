@@ -2,6 +2,8 @@
 
 from django.db import IntegrityError, transaction
 
+from alerts.audit import audit_record
+from alerts.models import AuditEvent
 from orgs.models import HostLicense, LicenseTemplate, Organization, Person, User
 from sites.domains import normalize_email
 from sites.models import Site
@@ -23,6 +25,11 @@ PROFILE_KEYS = (
     "time_zone",
     "preferred_language",
 )
+
+
+def profile_from_fields(fields: dict) -> dict:
+    """The profile part of submitted fields (names have columns of their own)."""
+    return {key: fields[key] for key in PROFILE_KEYS if fields.get(key)}
 
 
 def _find_person(*, organization_id: int, email_normalized: str) -> Person | None:
@@ -58,7 +65,7 @@ def person_get_or_create(
                 email_normalized=email_normalized,
                 first_name=fields.get("first_name", ""),
                 last_name=fields.get("last_name", ""),
-                profile={k: fields[k] for k in PROFILE_KEYS if fields.get(k)},
+                profile=profile_from_fields(fields),
                 language=language,
                 source=source,
                 created_by=acting_user,
@@ -104,13 +111,24 @@ def person_create_manually(
             .prefetch_related("sites")
             .first()
         )
-        for site in template.sites.all() if template else []:
+        template_sites = list(template.sites.all()) if template else []
+        for site in template_sites:
             license_grant(
                 person=person,
                 site=site,
                 source=HostLicense.Source.TEMPLATE,
                 acting_user=acting_user,
             )
+        audit_record(
+            organization_id=organization.pk,
+            action=AuditEvent.Action.PERSON_CREATED,
+            actor=acting_user,
+            changes={
+                "email": person.email,
+                "source": person.source,
+                "template_licenses": [site.slug for site in template_sites],
+            },
+        )
     return person
 
 

@@ -10,4 +10,5 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("django-admin/", admin.site.urls),
     path("sites/", include("signup.urls")),
+    path("hub/", include("selfsignup.hub_urls")),
 ]

@@ -139,6 +139,43 @@ class SignupRequest(models.Model):
         return self.status == self.Status.PENDING
 
     @property
+    def submitted_fields(self) -> list[tuple[str, str]]:
+        """The submitted fields other than the names, labelled, in the form's order."""
+        from django_countries import countries
+
+        from sites.models import SUBMITTED_FIELD_LABELS
+
+        shown = []
+        for key, label in SUBMITTED_FIELD_LABELS.items():
+            value = self.fields.get(key)
+            if not value or key in ("first_name", "last_name"):
+                continue
+            if key == "country":
+                value = countries.name(value) or value
+            shown.append((str(label), str(value)))
+        return shown
+
+    @property
+    def required_field_labels(self) -> list[str]:
+        from sites.models import REQUIRABLE_FIELDS
+
+        labels = dict(REQUIRABLE_FIELDS)
+        return [str(labels[key]) for key in self.required_fields if key in labels]
+
+    @property
+    def decider_label(self) -> str:
+        """Who or what decided: an administrator's name or the rule."""
+        from sites.domains import display_domain
+
+        if self.decided_by_id is not None:
+            return self.decided_by.display_name
+        if self.decision_basis == self.Basis.PATTERN and self.status in self.DECIDED_STATUSES:
+            return str(_("rule %(pattern)s") % {"pattern": display_domain(self.decision_pattern)})
+        if self.decision_basis == self.Basis.MODE and self.status in self.DECIDED_STATUSES:
+            return str(_("automatic mode"))
+        return ""
+
+    @property
     def decision_reason(self) -> str:
         from sites.decision import decision_reason
 

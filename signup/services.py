@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from alerts.services import request_apply_decision
 from mail.models import EmailKind
+from mail.services import email_queue_many
 from orgs.models import Person, User
 from selfsignup.queueing import enqueue, enqueue_on_commit
 from signup import emails
@@ -78,7 +79,7 @@ def _process(submission: Submission) -> str:
         elif person.licenses.filter(site=site).exists():
             kind = EmailKind.ALREADY_HOST
         if kind is not None:
-            emails.send_to_address(
+            spec = emails.to_address(
                 site=site,
                 to=submission.email,
                 kind=kind,
@@ -86,6 +87,7 @@ def _process(submission: Submission) -> str:
                 cause=f"site:{site.pk}:{email_normalized}:{_resend_bucket()}",
                 first_name=submission.fields.get("first_name", ""),
             )
+            email_queue_many([spec])
             return kind
     existing = _open_request(site, email_normalized)
     if existing is not None:
@@ -102,7 +104,7 @@ def _process(submission: Submission) -> str:
         _remind(existing)
         return "duplicate"
     if req.status == SignupRequest.Status.UNCONFIRMED:
-        emails.send_confirmation(req, cause=f"request:{req.pk}:confirm")
+        email_queue_many([emails.confirmation(req, cause=f"request:{req.pk}:confirm")])
     else:
         request_apply_decision(
             req=req, decision=decide(site=site, normalized_email=email_normalized)
@@ -146,9 +148,9 @@ def _remind(req: SignupRequest) -> None:
     """A repeated sign-up: send the confirmation or acknowledgement again (rate-limited)."""
     cause = f"request:{req.pk}:remind:{_resend_bucket()}"
     if req.status == SignupRequest.Status.UNCONFIRMED:
-        emails.send_confirmation(req, cause=cause)
+        email_queue_many([emails.confirmation(req, cause=cause)])
     else:
-        emails.send_received(req, cause=cause)
+        email_queue_many([emails.received(req, cause=cause)])
     req.last_notified_at = timezone.now()
     req.save(update_fields=["last_notified_at", "updated_at"])
 

@@ -20,6 +20,21 @@ REQUIRABLE_FIELDS: list[tuple[str, str]] = [
     ("language", _("Preferred language")),
 ]
 REQUIRABLE_FIELD_KEYS = [key for key, _label in REQUIRABLE_FIELDS]
+# Labels of the submitted fields, in the order the form asks for them.
+SUBMITTED_FIELD_LABELS: dict[str, str] = {
+    "first_name": _("First name"),
+    "last_name": _("Last name"),
+    "phone": _("Phone number"),
+    "company": _("Company"),
+    "job_title": _("Job title"),
+    "street": _("Street"),
+    "city": _("City"),
+    "state": _("State or province"),
+    "postal_code": _("Postal code"),
+    "country": _("Country"),
+    "time_zone": _("Time zone"),
+    "preferred_language": _("Preferred language"),
+}
 DEFAULT_REQUIRED_FIELDS = ["first_name", "last_name"]
 MAX_NOTIFY_ADDRESSES = 30
 

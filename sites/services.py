@@ -8,8 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alerts.audit import audit_record
 from alerts.models import AuditEvent
-from alerts.services import audit_record
 from orgs.models import User
 from sites.domains import InvalidDomain, Pattern, normalize_email, parse_pattern
 from sites.models import (

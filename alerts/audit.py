@@ -1,0 +1,32 @@
+"""Writing the audit trail: every state change records who acted (or which rule) and what."""
+
+from alerts.models import AuditEvent
+from orgs.models import User
+from signup.models import SignupRequest
+from sites.models import Site
+
+
+def audit_fields(
+    *,
+    organization_id: int,
+    action: str,
+    actor: User | None = None,
+    site: Site | None = None,
+    request: SignupRequest | None = None,
+    changes: dict | None = None,
+) -> dict:
+    """The fields of one audit event (for `AuditEvent(**...)` in bulk)."""
+    return {
+        "organization_id": organization_id,
+        "site": site,
+        "request": request,
+        "actor": actor,
+        "actor_label": actor.display_name if actor else "",
+        "action": action,
+        "changes": changes or {},
+    }
+
+
+def audit_record(**fields) -> AuditEvent:
+    """Write one audit event; `actor` None means a rule of the site acted (see `changes`)."""
+    return AuditEvent.objects.create(**audit_fields(**fields))

@@ -1,0 +1,68 @@
+"""Reads for the alerts center: the queue, a request's page, the audit trail."""
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from alerts.models import AuditEvent
+from mail.models import OutboxEmail
+from orgs.models import Administrator
+from orgs.permissions import audit_visible_to, requests_visible_to, sites_visible_to
+from signup.models import SignupRequest
+from sites.models import Site
+
+STATUS_FILTERS = ["pending", "unconfirmed", "approved", "rejected", "all"]
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    status: str = "pending"
+    site: str = ""
+    query: str = ""
+
+    @classmethod
+    def from_params(cls, params) -> "QueueFilters":
+        status = params.get("status", "pending")
+        return cls(
+            status=status if status in STATUS_FILTERS else "pending",
+            site=params.get("site", "")[:63],
+            query=params.get("q", "").strip()[:100],
+        )
+
+
+def request_queue(admin: Administrator, filters: QueueFilters) -> QuerySet[SignupRequest]:
+    """Alerts center › Requests: the administrator's requests matching the filters (unordered;
+    the keyset pager orders them newest first on the queue's index)."""
+    requests = requests_visible_to(admin).select_related("site", "decided_by")
+    if filters.status != "all":
+        requests = requests.filter(status=filters.status)
+    if filters.site:
+        requests = requests.filter(site__slug=filters.site)
+    if filters.query:
+        words = filters.query.split()
+        for word in words[:5]:
+            requests = requests.filter(
+                Q(email_normalized__icontains=word.lower())
+                | Q(first_name__icontains=word)
+                | Q(last_name__icontains=word)
+            )
+    return requests
+
+
+def queue_sites(admin: Administrator) -> list[Site]:
+    return list(sites_visible_to(admin).order_by("name").only("name", "slug"))
+
+
+def request_emails(req: SignupRequest) -> list[OutboxEmail]:
+    return list(OutboxEmail.objects.filter(request=req).order_by("created_at", "pk"))
+
+
+def request_events(req: SignupRequest) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(request=req).select_related("actor").order_by("pk"))
+
+
+def audit_trail(admin: Administrator, *, site: str = "") -> QuerySet[AuditEvent]:
+    events = audit_visible_to(admin).select_related("site", "request")
+    if site:
+        events = events.filter(site__slug=site)
+    return events

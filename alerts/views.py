@@ -1,0 +1,127 @@
+"""Alerts center: the Requests queue, a request's page, deciding, bulk, the audit trail."""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from alerts import selectors, services
+from mail import services as mail_services
+from mail.models import OutboxEmail
+from orgs.permissions import get_request_for, hub_view, requests_visible_to
+from orgs.services import EmailInOtherOrganization
+from selfsignup.pagination import keyset_page, query_without_cursor
+
+MAX_BULK = 500
+
+
+@hub_view
+def request_list(request: HttpRequest) -> HttpResponse:
+    filters = selectors.QueueFilters.from_params(request.GET)
+    queue = selectors.request_queue(request.admin, filters)
+    context = {
+        "nav": "requests",
+        "page": keyset_page(queue, cursor=request.GET.get("cursor", "")),
+        "filters": filters,
+        "statuses": selectors.STATUS_FILTERS,
+        "sites": selectors.queue_sites(request.admin),
+        "query_string": query_without_cursor(request.GET),
+    }
+    return render(request, "alerts/requests.html", context)
+
+
+def _detail(request: HttpRequest, req, *, error: str = "", status: int = 200) -> HttpResponse:
+    context = {
+        "nav": "requests",
+        "req": req,
+        "emails": selectors.request_emails(req),
+        "events": selectors.request_events(req),
+        "error": error,
+    }
+    return render(request, "alerts/request_detail.html", context, status=status)
+
+
+@hub_view
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _detail(request, get_request_for(request.admin, pk))
+
+
+@hub_view
+@require_POST
+def request_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    req = get_request_for(request.admin, pk, write=True)
+    try:
+        services.request_approve(request_id=req.pk, acting_user=request.user)
+    except services.RequestNotPending as exc:
+        return _detail(request, exc.request, error=exc.message, status=409)
+    except EmailInOtherOrganization:
+        return _detail(request, req, error=services.other_organization_message(), status=409)
+    messages.success(request, _("The request was approved."))
+    return redirect("hub:request_detail", pk=req.pk)
+
+
+@hub_view
+@require_POST
+def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    req = get_request_for(request.admin, pk, write=True)
+    reason = request.POST.get("reason", "")[:1000]
+    try:
+        services.request_reject(request_id=req.pk, acting_user=request.user, reason=reason)
+    except services.RequestNotPending as exc:
+        return _detail(request, exc.request, error=exc.message, status=409)
+    messages.success(request, _("The request was rejected."))
+    return redirect("hub:request_detail", pk=req.pk)
+
+
+@hub_view
+@require_POST
+def request_bulk(request: HttpRequest) -> HttpResponse:
+    action = request.POST.get("action")
+    wanted = [int(v) for v in request.POST.getlist("ids")[:MAX_BULK] if v.isdigit()]
+    if action not in ("approve", "reject") or not wanted:
+        messages.error(request, _("Tick one or more requests, then choose Approve or Reject."))
+        return redirect("hub:requests")
+    visible = set(
+        requests_visible_to(request.admin).filter(pk__in=wanted).values_list("pk", flat=True)
+    )
+    outcomes = services.requests_decide_bulk(
+        request_ids=[pk for pk in wanted if pk in visible],
+        acting_user=request.user,
+        approve=action == "approve",
+        reason=request.POST.get("reason", "")[:1000],
+    )
+    hidden = [
+        services.Outcome(pk, False, _("Request not found.")) for pk in wanted if pk not in visible
+    ]
+    context = {"nav": "requests", "outcomes": outcomes + hidden, "action": action}
+    return render(request, "alerts/bulk_result.html", context)
+
+
+@hub_view
+@require_POST
+def email_resend(request: HttpRequest, pk: int, email_id: int) -> HttpResponse:
+    req = get_request_for(request.admin, pk, write=True)
+    email = get_object_or_404(OutboxEmail, pk=email_id, request=req)
+    try:
+        mail_services.email_resend(email_id=email.pk, acting_user=request.user)
+    except mail_services.NotFailed:
+        messages.info(request, _("This email is not in the failed state: nothing to do."))
+    else:
+        messages.success(request, _("The email will be sent again."))
+    return redirect("hub:request_detail", pk=req.pk)
+
+
+@hub_view
+def audit(request: HttpRequest) -> HttpResponse:
+    site = request.GET.get("site", "")[:63]
+    context = {
+        "nav": "audit",
+        "page": keyset_page(
+            selectors.audit_trail(request.admin, site=site), cursor=request.GET.get("cursor", "")
+        ),
+        "site": site,
+        "sites": selectors.queue_sites(request.admin),
+        "query_string": query_without_cursor(request.GET),
+    }
+    return render(request, "alerts/audit.html", context)

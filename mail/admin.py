@@ -1,0 +1,30 @@
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from mail.models import OutboxEmail
+from mail.services import NotFailed, email_resend
+
+
+@admin.action(description=_("Send the selected failed emails again"))
+def resend(modeladmin, request, queryset) -> None:
+    for email in queryset.filter(status=OutboxEmail.Status.FAILED):
+        try:
+            email_resend(email_id=email.pk, acting_user=request.user)
+        except NotFailed:
+            continue
+        modeladmin.message_user(request, f"{email}: queued again", messages.SUCCESS)
+
+
+@admin.register(OutboxEmail)
+class OutboxEmailAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "kind", "to_email", "status", "attempts", "sent_at"]
+    list_filter = ["status", "kind"]
+    search_fields = ["to_email", "idempotency_key"]
+    actions = [resend]
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

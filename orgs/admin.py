@@ -1,0 +1,57 @@
+"""Operators' views of organizations, people and licenses (at /django-admin/)."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from orgs.models import Administrator, HostLicense, LicenseTemplate, Organization, Person, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_staff", "is_active", "date_joined"]
+    search_fields = ["email", "full_name"]
+    fieldsets = [
+        (None, {"fields": ["email", "password", "full_name"]}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+    filter_horizontal = ["groups"]
+    list_filter = ["is_staff", "is_active"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "language", "created_at"]
+    search_fields = ["name", "slug"]
+
+
+@admin.register(Administrator)
+class AdministratorAdmin(admin.ModelAdmin):
+    list_display = ["user", "organization", "role", "language"]
+    list_filter = ["role", "organization"]
+    search_fields = ["user__email"]
+    autocomplete_fields = ["user"]
+    filter_horizontal = ["sites"]
+
+
+class HostLicenseInline(admin.TabularInline):
+    model = HostLicense
+    extra = 0
+    raw_id_fields = ["site", "granted_by"]
+
+
+@admin.register(Person)
+class PersonAdmin(admin.ModelAdmin):
+    list_display = ["email", "first_name", "last_name", "organization", "source", "created_at"]
+    list_filter = ["source", "organization"]
+    search_fields = ["email_normalized", "first_name", "last_name"]
+    raw_id_fields = ["created_by", "user"]
+    inlines = [HostLicenseInline]
+
+
+@admin.register(LicenseTemplate)
+class LicenseTemplateAdmin(admin.ModelAdmin):
+    list_display = ["organization", "enabled"]
+    filter_horizontal = ["sites"]

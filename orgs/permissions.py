@@ -1,0 +1,97 @@
+"""Who may see and change what in the hub: one helper per object kind, used by every hub view.
+
+An administrator sees only their organization; a site administrator only their sites; a
+read-only administrator sees everything of the organization and changes nothing. Another
+organization's object answers 404, exactly as a missing one.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
+
+from alerts.models import AuditEvent
+from orgs.models import Administrator, Person
+from signup.models import SignupRequest
+from sites.models import Site
+
+
+def hub_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Require a signed-in administrator (set as `request.admin`); refuse a read-only
+    administrator's POST with 403."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("hub:login"))
+        admin = (
+            Administrator.objects.select_related("organization", "user")
+            .filter(user=request.user)
+            .first()
+        )
+        if admin is None:
+            raise PermissionDenied("not an administrator")
+        if request.method not in ("GET", "HEAD") and not admin.can_write:
+            raise PermissionDenied("read-only administrator")
+        request.admin = admin
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _require_write(admin: Administrator, write: bool) -> None:
+    if write and not admin.can_write:
+        raise PermissionDenied("read-only administrator")
+
+
+def sites_visible_to(admin: Administrator) -> QuerySet[Site]:
+    sites = Site.objects.filter(organization_id=admin.organization_id)
+    if admin.role == Administrator.Role.SITE:
+        sites = sites.filter(site_administrators=admin)
+    return sites
+
+
+def get_site_for(admin: Administrator, slug: str, *, write: bool = False) -> Site:
+    site = sites_visible_to(admin).select_related("organization").filter(slug=slug).first()
+    if site is None:
+        raise Http404("no such site")
+    _require_write(admin, write)
+    return site
+
+
+def requests_visible_to(admin: Administrator) -> QuerySet[SignupRequest]:
+    requests = SignupRequest.objects.filter(organization_id=admin.organization_id)
+    if admin.role == Administrator.Role.SITE:
+        requests = requests.filter(site__in=sites_visible_to(admin))
+    return requests
+
+
+def get_request_for(admin: Administrator, pk: int, *, write: bool = False) -> SignupRequest:
+    req = requests_visible_to(admin).select_related("site", "decided_by").filter(pk=pk).first()
+    if req is None:
+        raise Http404("no such request")
+    _require_write(admin, write)
+    return req
+
+
+def people_visible_to(admin: Administrator) -> QuerySet[Person]:
+    people = Person.objects.filter(organization_id=admin.organization_id)
+    if admin.role == Administrator.Role.SITE:
+        people = people.filter(licenses__site__in=sites_visible_to(admin)).distinct()
+    return people
+
+
+def can_add_people(admin: Administrator) -> bool:
+    """Adding a person applies the template's licenses on any site: full administrators only."""
+    return admin.role == Administrator.Role.FULL
+
+
+def audit_visible_to(admin: Administrator) -> QuerySet[AuditEvent]:
+    events = AuditEvent.objects.filter(organization_id=admin.organization_id)
+    if admin.role == Administrator.Role.SITE:
+        events = events.filter(site__in=sites_visible_to(admin))
+    return events

@@ -1,0 +1,62 @@
+"""Keyset ("cursor") pagination, newest first on (created_at, id): no OFFSET, no COUNT.
+
+A cursor is `a<microseconds>_<id>` (rows after: older) or `b<microseconds>_<id>` (rows before:
+newer); a page holds `size` rows and knows only whether there is a next and a previous page.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Model, Q, QuerySet
+
+PAGE_SIZE = 50
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def _encode(direction: str, row: Model) -> str:
+    return f"{direction}{(row.created_at - EPOCH) // MICROSECOND}_{row.pk}"
+
+
+def _decode(cursor: str) -> tuple[str, datetime, int] | None:
+    if not cursor or len(cursor) > 60 or cursor[0] not in "ab":
+        return None
+    try:
+        stamp, _sep, pk = cursor[1:].partition("_")
+        return cursor[0], EPOCH + int(stamp) * MICROSECOND, int(pk)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def keyset_page(queryset: QuerySet, *, cursor: str = "", size: int = PAGE_SIZE) -> Page:
+    """One page of `queryset` newest first, after or before the row the cursor names."""
+    decoded = _decode(cursor)
+    if decoded is None:
+        rows = list(queryset.order_by("-created_at", "-pk")[: size + 1])
+        return Page(rows[:size], _encode("a", rows[size - 1]) if len(rows) > size else None, None)
+    direction, when, pk = decoded
+    if direction == "a":
+        older = Q(created_at__lte=when) & (Q(created_at__lt=when) | Q(pk__lt=pk))
+        rows = list(queryset.filter(older).order_by("-created_at", "-pk")[: size + 1])
+        items = rows[:size]
+        next_cursor = _encode("a", items[-1]) if len(rows) > size else None
+        return Page(items, next_cursor, _encode("b", items[0]) if items else None)
+    newer = Q(created_at__gte=when) & (Q(created_at__gt=when) | Q(pk__gt=pk))
+    rows = list(queryset.filter(newer).order_by("created_at", "pk")[: size + 1])
+    items = list(reversed(rows[:size]))
+    previous_cursor = _encode("b", items[0]) if len(rows) > size else None
+    return Page(items, _encode("a", items[-1]) if items else None, previous_cursor)
+
+
+def query_without_cursor(params) -> str:
+    """The page's query string minus the cursor, to build next/previous links."""
+    kept = params.copy()
+    kept.pop("cursor", None)
+    return kept.urlencode()

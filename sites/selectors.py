@@ -1,0 +1,74 @@
+"""Reads about sites: what new settings would do to the requests waiting for review."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Value
+from django.db.models.functions import StrIndex, Substr
+
+from signup.models import SignupRequest
+from sites.decision import APPROVED, REJECTED, decide_among
+from sites.domains import Pattern, candidate_suffixes
+from sites.models import DomainPattern, Site
+from sites.services import ParsedSettings
+
+
+@dataclass(frozen=True)
+class Impact:
+    """How many pending requests the settings would decide now."""
+
+    approve: int = 0
+    reject: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.approve + self.reject
+
+
+def pending_by_domain(site: Site) -> list[tuple[str, int]]:
+    """The site's pending requests counted by email domain (one grouped query)."""
+    rows = (
+        SignupRequest.objects.filter(site=site, status=SignupRequest.Status.PENDING)
+        .annotate(domain=Substr("email_normalized", StrIndex("email_normalized", Value("@")) + 1))
+        .values("domain")
+        .annotate(count=Count("pk"))
+        .values_list("domain", "count")
+    )
+    return list(rows)
+
+
+def _rules(parsed: ParsedSettings) -> dict[str, list[tuple[Pattern, str]]]:
+    by_suffix: dict[str, list[tuple[Pattern, str]]] = {}
+    for patterns, action in (
+        (parsed.approve, DomainPattern.Action.APPROVE),
+        (parsed.reject, DomainPattern.Action.REJECT),
+    ):
+        for pattern in patterns:
+            by_suffix.setdefault(pattern.suffix, []).append((pattern, action))
+    return by_suffix
+
+
+def settings_impact(*, site: Site, parsed: ParsedSettings) -> Impact:
+    """What saving `parsed` would decide among the site's pending requests."""
+    rules = _rules(parsed)
+    counts = {APPROVED: 0, REJECTED: 0}
+    for domain, count in pending_by_domain(site):
+        matches = [m for suffix in candidate_suffixes(domain) for m in rules.get(suffix, [])]
+        decision = decide_among(
+            domain=domain,
+            matches=matches,
+            mode=parsed.values.mode,
+            other_domains=parsed.values.other_domains,
+        )
+        if decision.outcome in counts:
+            counts[decision.outcome] += count
+    return Impact(approve=counts[APPROVED], reject=counts[REJECTED])
+
+
+def rules_changed(site: Site, parsed: ParsedSettings) -> bool:
+    """Whether the settings that decide requests (lists, mode) differ from the saved ones."""
+    saved = set(site.patterns.values_list("pattern", "action"))
+    new = {(p.text, DomainPattern.Action.APPROVE) for p in parsed.approve} | {
+        (p.text, DomainPattern.Action.REJECT) for p in parsed.reject
+    }
+    values = parsed.values
+    return saved != new or (site.mode, site.other_domains) != (values.mode, values.other_domains)

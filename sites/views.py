@@ -1,0 +1,75 @@
+"""The hub's Meetings › Sites pages and a site's Account Management settings."""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from alerts.tasks import apply_rules_to_pending
+from orgs.permissions import get_site_for, hub_view, sites_visible_to
+from selfsignup.queueing import enqueue_on_commit
+from sites.decision import decide
+from sites.domains import normalize_email
+from sites.forms import AddressTestForm, SiteSettingsForm
+from sites.selectors import rules_changed, settings_impact
+from sites.services import SettingsInvalid, site_settings_update
+
+
+@hub_view
+def site_list(request: HttpRequest) -> HttpResponse:
+    sites = sites_visible_to(request.admin).order_by("name")
+    return render(request, "sites/list.html", {"nav": "sites", "sites": sites})
+
+
+def _address_test(request: HttpRequest, site) -> tuple[AddressTestForm, object]:
+    """The “Test an address” box: the decision the saved settings give an address."""
+    if "address" not in request.GET:
+        return AddressTestForm(), None
+    form = AddressTestForm(request.GET)
+    if not form.is_valid():
+        return form, None
+    return form, decide(site=site, normalized_email=normalize_email(form.cleaned_data["address"]))
+
+
+@hub_view
+@require_http_methods(["GET", "POST"])
+def site_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    site = get_site_for(request.admin, slug, write=request.method == "POST")
+    form = SiteSettingsForm(request.POST or None, site=site)
+    impact = None
+    if request.method == "POST" and form.is_valid():
+        pending_action = request.POST.get("pending_action", "")
+        if pending_action not in ("decide", "keep") and rules_changed(site, form.parsed):
+            impact = settings_impact(site=site, parsed=form.parsed)
+        if impact is None or impact.total == 0:
+            try:
+                site_settings_update(
+                    site_id=site.pk, acting_user=request.user, values=form.values()
+                )
+            except SettingsInvalid as exc:  # changed under our feet: show it like a form error
+                for field, errors in exc.errors.items():
+                    form.add_error(field, errors)
+            else:
+                if pending_action == "decide":
+                    enqueue_on_commit(apply_rules_to_pending, site.pk)
+                    messages.success(
+                        request,
+                        _(
+                            "Settings saved. The pending requests that the "
+                            "new rules decide are being decided."
+                        ),
+                    )
+                else:
+                    messages.success(request, _("Settings saved."))
+                return redirect("hub:site_settings", slug=site.slug)
+    test_form, test_decision = _address_test(request, site)
+    context = {
+        "nav": "sites",
+        "site": site,
+        "form": form,
+        "impact": impact,
+        "test_form": test_form,
+        "test_decision": test_decision,
+    }
+    return render(request, "sites/settings.html", context)

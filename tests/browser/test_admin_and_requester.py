@@ -1,0 +1,108 @@
+"""The whole story in a browser: an administrator sets a site up, people sign up, one is
+approved, activates their account and signs in; another is rejected with a reason."""
+
+import re
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+
+from orgs.models import Person
+from signup.models import SignupRequest
+from sites.models import Site
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def link(message, part: str) -> str:
+    return re.search(rf"(http://\S+{part}\S+/)", message.body).group(1)
+
+
+def only_email_to(address: str):
+    messages = [m for m in mail.outbox if m.to == [address]]
+    assert messages, f"no email to {address}"
+    return messages[-1]
+
+
+def sign_up(page, base, email, first, last):
+    page.goto(f"{base}/sites/labs/")
+    page.get_by_role("link", name="Sign up").click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("First name").fill(first)
+    page.get_by_label("Last name").fill(last)
+    page.get_by_role("button", name="Sign up").click()
+    page.get_by_text("Thanks. Check your email for what happens next.").wait_for()
+
+
+def test_full_story(live_server, new_page, shot, settings):
+    settings.SITE_URL = live_server.url
+    call_command("seed_demo", verbosity=0)
+    acme = Site.objects.get(slug="acme")
+    Site.objects.create(organization=acme.organization, name="Acme Labs", slug="labs")
+    base = live_server.url
+    mail.outbox.clear()
+
+    admin = new_page()
+    admin.goto(f"{base}/hub/login/")
+    admin.get_by_label("Email").fill("admin@acme.example")
+    admin.get_by_label("Password").fill("acme-demo-password")
+    admin.get_by_role("button", name="Sign in").click()
+    admin.get_by_role("link", name="Meetings › Sites").click()
+    admin.get_by_role("row", name=re.compile("Acme Labs")).get_by_role(
+        "link", name="Settings"
+    ).click()
+    admin.get_by_label("Allow host account sign-up").check()
+    admin.get_by_label("Email domains to automatically approve").fill("partner.example")
+    admin.get_by_label("Email domains to automatically reject").fill("*.spam.example")
+    admin.get_by_label("Review host account requests").check()
+    admin.get_by_role("button", name="Save").click()
+    admin.get_by_text("Settings saved.").wait_for()
+    admin.get_by_label("Test an address").fill("x@mail.spam.example")
+    admin.get_by_role("button", name="Test").click()
+    admin.get_by_text("Rejected automatically").wait_for()
+    shot(admin, "settings")
+    assert Site.objects.get(slug="labs").signup_allowed
+
+    person = new_page()
+    sign_up(person, base, "nora@example.net", "Nora", "Nguyen")
+    person.goto(link(only_email_to("nora@example.net"), "/signup/confirm/"))
+    person.get_by_text("An administrator will review your request").wait_for()
+    other = new_page()
+    sign_up(other, base, "omar@example.org", "Omar", "Haddad")
+    other.goto(link(only_email_to("omar@example.org"), "/signup/confirm/"))
+    assert SignupRequest.objects.filter(status="pending").count() == 2
+    assert only_email_to("admin@acme.example").subject.startswith("New host account request")
+
+    admin.get_by_role("link", name="Alerts center › Requests").click()
+    admin.get_by_role("link", name="Nora Nguyen").wait_for()
+    shot(admin, "queue")
+    admin.get_by_role("link", name="Nora Nguyen").click()
+    admin.get_by_text("Review mode: an administrator decides.").wait_for()
+    shot(admin, "detail")
+    admin.get_by_role("button", name="Approve").click()
+    admin.get_by_text("The request was approved.").wait_for()
+
+    ready = only_email_to("nora@example.net")
+    assert "is ready" in ready.subject
+    person.goto(link(ready, "/activate/"))
+    person.get_by_label("Password", exact=True).fill("a-long-pass-phrase")
+    person.get_by_label("Password again").fill("a-long-pass-phrase")
+    person.get_by_role("button", name="Activate").click()
+    person.get_by_text("You are a host on this site.").wait_for()
+    person.get_by_role("button", name="Sign out").click()
+    person.get_by_role("link", name="Sign in").first.click()
+    person.get_by_label("Email").fill("nora@example.net")
+    person.get_by_label("Password").fill("a-long-pass-phrase")
+    person.get_by_role("button", name="Sign in").click()
+    person.get_by_text("You are a host on this site.").wait_for()
+    shot(person, "host-home")
+    nora = Person.objects.get(email_normalized="nora@example.net")
+    assert [lic.site.slug for lic in nora.licenses.all()] == ["labs"]
+
+    admin.goto(f"{base}/hub/alerts/requests/")
+    admin.get_by_role("link", name="Omar Haddad").click()
+    admin.get_by_label("Reason (optional, sent to the requester)").fill("Employees only.")
+    admin.get_by_role("button", name="Reject").click()
+    admin.get_by_text("The request was rejected.").wait_for()
+    declined = only_email_to("omar@example.org")
+    assert "declined" in declined.subject and "Employees only." in declined.body

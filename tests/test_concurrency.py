@@ -1,0 +1,67 @@
+"""Race-safety on PostgreSQL: many administrators decide the same request at the same moment."""
+
+import threading
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from alerts.models import AuditEvent
+from mail.models import OutboxEmail
+from signup.models import SignupRequest
+from tests import factories
+from tests.conftest import require_services
+
+THREADS, ROUNDS = 10, 20
+
+
+def decide_all_at_once(clients: list[Client], req_id: int) -> list[tuple[str, int, str]]:
+    barrier = threading.Barrier(len(clients))
+    answers: list = [None] * len(clients)
+
+    def run(index: int) -> None:
+        action = "approve" if index % 2 == 0 else "reject"
+        try:
+            barrier.wait()
+            response = clients[index].post(
+                f"/hub/alerts/requests/{req_id}/{action}/", {"reason": "race"}
+            )
+            answers[index] = (action, response.status_code, response.content.decode())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return answers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_administrators_decide_the_same_request_once(site):
+    require_services()
+    admins = [
+        factories.AdministratorFactory(organization=site.organization).user for _ in range(THREADS)
+    ]
+    clients = []
+    for admin in admins:
+        client = Client()
+        client.force_login(admin)
+        clients.append(client)
+    for _round in range(ROUNDS):
+        req = factories.SignupRequestFactory(site=site)
+        answers = decide_all_at_once(clients, req.pk)
+        codes = sorted(code for _action, code, _body in answers)
+        assert codes == [302] + [409] * (THREADS - 1), answers
+        req.refresh_from_db()
+        winner = next(action for action, code, _body in answers if code == 302)
+        assert req.status == {"approve": "approved", "reject": "rejected"}[winner]
+        assert OutboxEmail.objects.filter(request=req).count() == 1
+        assert AuditEvent.objects.filter(request=req).count() == 1
+        word = "approved" if winner == "approve" else "rejected"
+        loser_bodies = [body for _a, code, body in answers if code == 409]
+        assert all(
+            f"Already {word} by {req.decided_by.display_name} at" in body for body in loser_bodies
+        )
+    assert SignupRequest.objects.filter(status="pending").count() == 0

@@ -1,0 +1,72 @@
+"""People (SPEC section 7): added by hand with the automatic license template; people from
+self-sign-up get only their site's host license."""
+
+import pytest
+
+from alerts.models import AuditEvent
+from orgs.models import HostLicense, Person
+from tests import factories
+
+
+@pytest.fixture
+def template_sites(org, site, other_site):
+    template = factories.LicenseTemplateFactory(organization=org)
+    template.sites.set([site, other_site])
+    return [site, other_site]
+
+
+def test_template_applies_to_people_added_by_hand_only(
+    client, full_admin, site, other_site, template_sites, run_commits
+):
+    client.force_login(full_admin)
+    response = client.post(
+        "/hub/people/add/", {"email": "hand@example.net", "first_name": "Hand", "last_name": "Made"}
+    )
+    assert response.status_code == 302
+    req = factories.SignupRequestFactory(site=site, email="self@example.net")
+    with run_commits():
+        client.post(f"/hub/alerts/requests/{req.pk}/approve/")
+
+    by_hand = Person.objects.get(email_normalized="hand@example.net")
+    self_signed = Person.objects.get(email_normalized="self@example.net")
+    assert by_hand.organization == self_signed.organization
+    assert {lic.site for lic in by_hand.licenses.all()} == {site, other_site}
+    assert {lic.source for lic in by_hand.licenses.all()} == {HostLicense.Source.TEMPLATE}
+    assert [lic.site for lic in self_signed.licenses.all()] == [site]
+    assert (by_hand.source, self_signed.source) == ("manual", "self_signup")
+    assert by_hand.created_by == full_admin and self_signed.created_by == full_admin
+    assert AuditEvent.objects.filter(action="person_created").count() == 1
+
+    page = client.get("/hub/people/").content.decode()
+    assert "Added by an administrator" in page and "Self-sign-up" in page
+    assert page.count("Ana Admin") >= 3  # the topbar and both rows
+
+
+def test_add_person_refuses_a_known_address(client, full_admin, other_org):
+    factories.PersonFactory(organization=other_org, email="gus@globex.example")
+    client.force_login(full_admin)
+    response = client.post(
+        "/hub/people/add/", {"email": "GUS@globex.example", "first_name": "G", "last_name": "G"}
+    )
+    assert response.status_code == 200
+    assert "email" in response.context["form"].errors
+    assert Person.objects.count() == 1
+
+
+def test_people_search_and_tenant(client, full_admin, org, other_org):
+    factories.PersonFactory(organization=org, email="nora@example.net", first_name="Nora")
+    factories.PersonFactory(organization=other_org, email="gus@globex.example")
+    client.force_login(full_admin)
+    page = client.get("/hub/people/").content
+    assert b"nora@example.net" in page and b"gus@globex.example" not in page
+    assert b"nora@" not in client.get("/hub/people/", {"q": "zzz"}).content
+
+
+def test_site_admin_sees_people_of_their_sites_only(client, site, other_site, site_admin):
+    mine = factories.PersonFactory(organization=site.organization, email="mine@example.net")
+    factories.HostLicenseFactory(person=mine, site=other_site)
+    theirs = factories.PersonFactory(organization=site.organization, email="theirs@example.net")
+    factories.HostLicenseFactory(person=theirs, site=site)
+    client.force_login(site_admin)
+    page = client.get("/hub/people/").content
+    assert b"mine@example.net" in page and b"theirs@example.net" not in page

@@ -1,0 +1,270 @@
+"""Alerts center › Requests: the queue, a request's page, approve, reject, bulk (SPEC 7)."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from alerts.models import AuditEvent
+from mail.models import OutboxEmail
+from orgs.models import Person
+from signup.models import SignupRequest
+from tests import factories
+
+
+@pytest.fixture
+def admin_client(client, full_admin):
+    client.force_login(full_admin)
+    return client
+
+
+def make_requests(site, count, **fields):
+    start = timezone.now() - timedelta(days=1)
+    return [
+        factories.SignupRequestFactory(
+            site=site,
+            email=f"r{i:04d}@example.net",
+            created_at=start + timedelta(seconds=i),
+            **fields,
+        )
+        for i in range(count)
+    ]
+
+
+def emails_in(html: str) -> list[str]:
+    return re.findall(r"<td>(r\d{4}@example\.net)</td>", html)
+
+
+def test_queue_is_pending_newest_first_with_the_columns(admin_client, site, other_site):
+    make_requests(site, 3)
+    factories.SignupRequestFactory(
+        site=site,
+        email="done@example.net",
+        status="approved",
+        decided_at=timezone.now(),
+        decision_basis="mode",
+    )
+    html = admin_client.get("/hub/alerts/requests/").content.decode()
+    assert emails_in(html) == ["r0002@example.net", "r0001@example.net", "r0000@example.net"]
+    assert "done@example.net" not in html
+    for column in ["Requester", "Email", "Site", "Requested at", "Status", "Decided by"]:
+        assert f"<th>{column}</th>" in html
+
+
+def test_filters_by_status_site_and_search(admin_client, site, other_site):
+    factories.SignupRequestFactory(site=site, email="nora@example.net", first_name="Nora")
+    factories.SignupRequestFactory(site=other_site, email="omar@example.net", first_name="Omar")
+    factories.SignupRequestFactory(
+        site=site,
+        email="rita@example.net",
+        status="rejected",
+        decided_at=timezone.now(),
+        decision_basis="mode",
+    )
+    get = admin_client.get
+    assert b"omar@" not in get("/hub/alerts/requests/", {"site": site.slug}).content
+    assert b"omar@" in get("/hub/alerts/requests/", {"site": other_site.slug}).content
+    rejected = get("/hub/alerts/requests/", {"status": "rejected"}).content
+    assert b"rita@" in rejected and b"nora@" not in rejected
+    everything = get("/hub/alerts/requests/", {"status": "all"}).content
+    assert all(e in everything for e in [b"rita@", b"nora@", b"omar@"])
+    by_name = get("/hub/alerts/requests/", {"q": "nOrA"}).content
+    assert b"nora@" in by_name and b"omar@" not in by_name
+    by_email = get("/hub/alerts/requests/", {"q": "OMAR@example"}).content
+    assert b"omar@" in by_email and b"nora@" not in by_email
+
+
+def test_pages_of_50_by_cursor_without_offset_or_count(admin_client, site):
+    make_requests(site, 120)
+    seen, url = [], "/hub/alerts/requests/"
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get(url).content.decode()
+    sql = " ".join(q["sql"].upper() for q in queries.captured_queries)
+    assert "OFFSET" not in sql and "COUNT(" not in sql
+    pages = 0
+    while True:
+        pages += 1
+        seen += emails_in(page)
+        match = re.search(
+            r'href="\?([^"]*cursor=[^"]+)" rel="next"|rel="next" href="\?([^"]+)"', page
+        )
+        if not match:
+            break
+        query = (match.group(1) or match.group(2)).replace("&amp;", "&")
+        page = admin_client.get(f"{url}?{query}").content.decode()
+    assert pages == 3
+    assert seen == [f"r{i:04d}@example.net" for i in range(119, -1, -1)]
+    # And back.
+    previous = re.search(r'href="\?([^"]+)">← Previous', page) or re.search(
+        r'rel="prev" href="\?([^"]+)"', page
+    )
+    back = admin_client.get(f"{url}?{previous.group(1).replace('&amp;', '&')}").content.decode()
+    assert emails_in(back) == [f"r{i:04d}@example.net" for i in range(69, 19, -1)]
+
+
+def test_tampered_cursor_shows_the_first_page(admin_client, site):
+    make_requests(site, 3)
+    for cursor in ["zzz", "a123", "a_", "b99999999999999999999999_1", "a1_x"]:
+        response = admin_client.get("/hub/alerts/requests/", {"cursor": cursor})
+        assert response.status_code == 200
+
+
+def test_detail_shows_fields_snapshot_reason_and_email_log(admin_client, site):
+    req = factories.SignupRequestFactory(
+        site=site,
+        email="nora@example.net",
+        fields={"phone": "+1 555 0100", "country": "FR"},
+        required_fields=["first_name", "last_name", "phone", "address"],
+    )
+    OutboxEmail.objects.create(
+        idempotency_key="k1",
+        kind="request_received",
+        to_email=req.email,
+        request=req,
+        status="failed",
+        attempts=6,
+        last_error="SMTPServerDisconnected: gone",
+    )
+    html = admin_client.get(f"/hub/alerts/requests/{req.pk}/").content.decode()
+    for text in [
+        "nora@example.net",
+        "+1 555 0100",
+        "France",
+        "Phone number",
+        "Address",
+        "Review mode: an administrator decides.",
+        "Request received",
+        "Failed",
+        "SMTPServerDisconnected",
+        ">Approve</button>",
+        ">Reject</button>",
+    ]:
+        assert text in html, text
+
+
+def test_approve_creates_person_license_audit_and_email(
+    admin_client, site, full_admin, outbox, run_commits
+):
+    req = factories.SignupRequestFactory(site=site, email="nora@example.net")
+    with run_commits():
+        response = admin_client.post(f"/hub/alerts/requests/{req.pk}/approve/")
+    assert response.status_code == 302
+    req.refresh_from_db()
+    assert (req.status, req.decided_by, req.decision_basis) == (
+        "approved",
+        full_admin,
+        "administrator",
+    )
+    person = Person.objects.get(email_normalized="nora@example.net")
+    assert [lic.site for lic in person.licenses.all()] == [site]
+    assert AuditEvent.objects.filter(action="request_approved", actor=full_admin).count() == 1
+    assert [m.to for m in outbox] == [["nora@example.net"]]
+    assert "ready" in outbox[0].subject
+
+
+def test_reject_with_reason(admin_client, site, outbox, run_commits):
+    req = factories.SignupRequestFactory(site=site, email="nora@example.net")
+    with run_commits():
+        admin_client.post(f"/hub/alerts/requests/{req.pk}/reject/", {"reason": "Staff only."})
+    req.refresh_from_db()
+    assert (req.status, req.rejection_reason) == ("rejected", "Staff only.")
+    assert "Staff only." in outbox[0].body and "declined" in outbox[0].subject
+
+
+def test_deciding_twice_answers_409_with_who_and_when(admin_client, site, full_admin):
+    req = factories.SignupRequestFactory(site=site)
+    admin_client.post(f"/hub/alerts/requests/{req.pk}/approve/")
+    for action in ["approve", "reject"]:
+        again = admin_client.post(f"/hub/alerts/requests/{req.pk}/{action}/")
+        assert again.status_code == 409
+        assert re.search(r"Already approved by Ana Admin at \d\d:\d\d", again.content.decode())
+    assert AuditEvent.objects.count() == 1
+
+
+def test_address_of_another_organization_is_refused_and_stays_pending(
+    admin_client, site, other_org
+):
+    factories.PersonFactory(organization=other_org, email="gus@globex.example")
+    req = factories.SignupRequestFactory(site=site, email="gus@globex.example")
+    response = admin_client.post(f"/hub/alerts/requests/{req.pk}/approve/")
+    assert response.status_code == 409
+    assert b"another organization" in response.content
+    req.refresh_from_db()
+    assert req.status == "pending"
+    assert not AuditEvent.objects.exists() and not OutboxEmail.objects.exists()
+
+
+def test_bulk_says_per_request_what_happened(admin_client, site, other_org, run_commits):
+    ok = make_requests(site, 3)
+    done = factories.SignupRequestFactory(
+        site=site, status="rejected", decided_at=timezone.now(), decision_basis="mode"
+    )
+    factories.PersonFactory(organization=other_org, email="taken@example.net")
+    taken = factories.SignupRequestFactory(site=site, email="taken@example.net")
+    foreign = factories.SignupRequestFactory(site=factories.SiteFactory(organization=other_org))
+    ids = [r.pk for r in ok] + [done.pk, taken.pk, foreign.pk]
+    with run_commits():
+        response = admin_client.post(
+            "/hub/alerts/requests/bulk/", {"action": "approve", "ids": [str(i) for i in ids]}
+        )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.count("✓ Approved") == 3
+    assert "Already rejected by automatic mode" in html
+    assert "another organization" in html
+    assert "Request not found." in html
+    assert SignupRequest.objects.filter(status="approved").count() == 3
+    assert SignupRequest.objects.get(pk=foreign.pk).status == "pending"
+
+
+def test_bulk_reject_with_reason(admin_client, site, outbox, run_commits):
+    reqs = make_requests(site, 4)
+    with run_commits():
+        admin_client.post(
+            "/hub/alerts/requests/bulk/",
+            {"action": "reject", "reason": "Not now.", "ids": [str(r.pk) for r in reqs]},
+        )
+    assert set(SignupRequest.objects.values_list("status", "rejection_reason")) == {
+        ("rejected", "Not now.")
+    }
+    assert len(outbox) == 4
+
+
+def test_bulk_without_selection_explains(admin_client, site):
+    response = admin_client.post("/hub/alerts/requests/bulk/", {"action": "approve"}, follow=True)
+    assert b"Tick one or more requests" in response.content
+
+
+# Session, user, administrator, the page's rows (one query), the site filter's list; the
+# detail page adds its emails and events. The same at 10 and at 1,000 requests.
+QUEUE_QUERIES, DETAIL_QUERIES = 5, 6
+
+
+@pytest.mark.parametrize("size", [10, 1000])
+def test_queue_and_detail_query_counts_do_not_grow(
+    admin_client, site, size, django_assert_num_queries
+):
+    SignupRequest.objects.bulk_create(
+        SignupRequest(
+            organization=site.organization,
+            site=site,
+            email=f"b{i}@example.net",
+            email_normalized=f"b{i}@example.net",
+            status="pending",
+            decision_basis="mode",
+        )
+        for i in range(size)
+    )
+    req = SignupRequest.objects.order_by("pk").first()
+    OutboxEmail.objects.create(
+        idempotency_key="x", kind="request_received", to_email="b@x.y", request=req
+    )
+    with django_assert_num_queries(QUEUE_QUERIES):
+        assert admin_client.get("/hub/alerts/requests/").status_code == 200
+    with django_assert_num_queries(QUEUE_QUERIES):
+        assert admin_client.get("/hub/alerts/requests/?status=all&q=b1").status_code == 200
+    with django_assert_num_queries(DETAIL_QUERIES):
+        assert admin_client.get(f"/hub/alerts/requests/{req.pk}/").status_code == 200

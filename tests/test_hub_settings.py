@@ -1,0 +1,208 @@
+"""Account Management settings in the hub (SPEC sections 3, 4 and 7)."""
+
+import pytest
+
+from alerts.models import AuditEvent
+from signup.models import SignupRequest
+from sites.models import DomainPattern, Site
+from tests import factories
+
+LABELS = [
+    "Allow host account sign-up",
+    "Email domains to automatically approve",
+    "Email domains to automatically reject",
+    "Automatically approve or reject host account requests",
+    "Review host account requests",
+    "Send review notification email to",
+    "Require email confirmation before review",
+    "Require for account creation",
+]
+
+
+def url(site) -> str:
+    return f"/hub/meetings/sites/{site.slug}/settings/"
+
+
+def form_data(**changes) -> dict:
+    data = {
+        "signup_enabled": "on",
+        "approve_entries": "",
+        "reject_entries": "",
+        "mode": "review",
+        "other_domains": "approve",
+        "notify": "full_admins",
+        "notify_addresses": "",
+        "require_confirmation": "on",
+        "required_fields": ["first_name", "last_name"],
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.fixture
+def admin_client(client, full_admin):
+    client.force_login(full_admin)
+    return client
+
+
+def test_page_shows_every_setting_with_its_label(admin_client, site):
+    html = admin_client.get(url(site)).content.decode()
+    for label in LABELS:
+        assert label in html, label
+    assert ">Save</button>" in html
+    assert html.count("<label") >= 20  # every input has a visible label
+
+
+def test_save_changes_settings_and_records_the_audit(admin_client, site, full_admin):
+    response = admin_client.post(
+        url(site),
+        form_data(
+            approve_entries="Bücher.example\n*.ACME.com.",
+            reject_entries="spam.example, junk.example",
+            mode="automatic",
+            other_domains="reject",
+            require_confirmation=None,
+            required_fields=["first_name", "phone", "address"],
+        ),
+    )
+    assert response.status_code == 302
+    site.refresh_from_db()
+    assert (site.signup_enabled, site.mode, site.other_domains) == (True, "automatic", "reject")
+    assert site.require_confirmation is False
+    assert site.required_fields == ["first_name", "phone", "address"]
+    assert set(DomainPattern.objects.values_list("pattern", "action")) == {
+        ("xn--bcher-kva.example", "approve"),
+        ("*.acme.com", "approve"),
+        ("spam.example", "reject"),
+        ("junk.example", "reject"),
+    }
+    event = AuditEvent.objects.get(action="settings_updated")
+    assert event.actor == full_admin and event.site == site
+    assert event.changes["mode"] == ["review", "automatic"]
+    assert "approve:xn--bcher-kva.example" in event.changes["patterns_added"]
+    # Shown back in Unicode.
+    page = admin_client.get(url(site)).content.decode()
+    assert "bücher.example" in page
+    audit = admin_client.get("/hub/alerts/audit/").content.decode()
+    assert "Ana Admin" in audit and "bücher.example (approve)" in audit
+
+
+def test_saving_nothing_new_writes_no_audit(admin_client, site):
+    admin_client.post(url(site), form_data())
+    count = AuditEvent.objects.count()
+    admin_client.post(url(site), form_data())
+    assert AuditEvent.objects.count() == count
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "named"),
+    [
+        ({"approve_entries": "ok.example\nnot a domain"}, "approve_entries", "not a domain"),
+        ({"reject_entries": "*.com"}, "reject_entries", "*.com"),
+        (
+            {"approve_entries": "both.example", "reject_entries": "BOTH.example."},
+            "reject_entries",
+            "both.example",
+        ),
+        (
+            {"notify": "addresses", "notify_addresses": "boss@acme.example\nnot-an-address"},
+            "notify_addresses",
+            "not-an-address",
+        ),
+        ({"notify": "addresses", "notify_addresses": ""}, "notify_addresses", "between 1 and 30"),
+        (
+            {
+                "notify": "addresses",
+                "notify_addresses": "\n".join(f"a{i}@acme.example" for i in range(31)),
+            },
+            "notify_addresses",
+            "between 1 and 30",
+        ),
+        ({"required_fields": ["first_name", "shoe_size"]}, "required_fields", ""),
+        ({"mode": "sometimes"}, "mode", ""),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_entry(admin_client, site, changes, field, named):
+    before = list(Site.objects.values_list("mode", "notify", "required_fields"))
+    response = admin_client.post(url(site), form_data(**changes))
+    assert response.status_code == 200
+    errors = " ".join(response.context["form"].errors[field])
+    assert named in errors
+    assert list(Site.objects.values_list("mode", "notify", "required_fields")) == before
+    assert not DomainPattern.objects.exists()
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "sso", "reason"), [("government", False, "Government"), ("commercial", True, "SSO")]
+)
+def test_government_and_sso_sites_refuse_sign_up(admin_client, org, kind, sso, reason):
+    site = factories.SiteFactory(organization=org, kind=kind, sso_enabled=sso, signup_enabled=False)
+    page = admin_client.get(url(site)).content.decode()
+    assert reason in page
+    assert 'name="signup_enabled"' in page and "disabled" in page
+    forged = admin_client.post(url(site), form_data(signup_enabled="on"))
+    assert forged.status_code == 200
+    assert "signup_enabled" in forged.context["form"].errors
+    site.refresh_from_db()
+    assert site.signup_enabled is False
+    # Other settings can still be saved while sign-up stays off.
+    ok = admin_client.post(url(site), form_data(signup_enabled=None, mode="automatic"))
+    assert ok.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("address", "verdict", "shown"),
+    [
+        ("bob@acme.example", "Approved automatically", "acme.example"),
+        ("eve@x.spam.example", "Rejected automatically", "*.spam.example"),
+        ("someone@elsewhere.example", "Waits for review", "Review mode"),
+    ],
+)
+def test_test_an_address(admin_client, site, address, verdict, shown):
+    admin_client.post(
+        url(site), form_data(approve_entries="acme.example", reject_entries="*.spam.example")
+    )
+    html = admin_client.get(url(site), {"address": address}).content.decode()
+    assert verdict in html and shown in html
+
+
+def test_readonly_admin_can_test_an_address(client, site, readonly_admin):
+    client.force_login(readonly_admin)
+    response = client.get(url(site), {"address": "x@example.net"})
+    assert response.status_code == 200 and b"Waits for review" in response.content
+
+
+def test_change_that_decides_pending_requests_says_so_first(admin_client, site, run_commits):
+    for email in ["a@partner.example", "b@partner.example", "c@spam.example", "d@other.example"]:
+        factories.SignupRequestFactory(site=site, email=email)
+    data = form_data(approve_entries="partner.example", reject_entries="spam.example")
+    preview = admin_client.post(url(site), data)
+    assert preview.status_code == 200
+    html = preview.content.decode()
+    assert "These settings decide 3 pending requests now." in html
+    assert "2 would be approved and 1 rejected" in html
+    assert not DomainPattern.objects.exists()  # nothing saved yet
+    with run_commits():
+        saved = admin_client.post(url(site), data | {"pending_action": "decide"})
+    assert saved.status_code == 302
+    statuses = dict(SignupRequest.objects.values_list("email", "status"))
+    assert statuses == {
+        "a@partner.example": "approved",
+        "b@partner.example": "approved",
+        "c@spam.example": "rejected",
+        "d@other.example": "pending",
+    }
+    assert SignupRequest.objects.get(email="a@partner.example").decision_pattern == (
+        "partner.example"
+    )
+
+
+def test_keeping_pending_requests_saves_without_deciding(admin_client, site, run_commits):
+    factories.SignupRequestFactory(site=site, email="a@partner.example")
+    with run_commits():
+        admin_client.post(
+            url(site), form_data(approve_entries="partner.example", pending_action="keep")
+        )
+    assert DomainPattern.objects.filter(pattern="partner.example").exists()
+    assert SignupRequest.objects.get().status == "pending"
