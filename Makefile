@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
+MO := locale/fr/LC_MESSAGES/django.mo
+
 .PHONY: run test lint bench worker beat messages clean
 
 $(PY):
@@ -21,7 +23,16 @@ $(DEV): requirements.txt requirements-dev.txt | $(PY)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(RUNTIME)
 
-run: $(RUNTIME)
+# French catalogs: compiled from the committed .po files (pure Python, no gettext needed).
+$(MO): locale/fr/LC_MESSAGES/django.po | $(RUNTIME)
+	$(PY) -m babel.messages.frontend compile --domain django --directory locale
+
+# Extract new strings into the .po files (needs GNU gettext), then translate them.
+messages: $(RUNTIME)
+	$(PY) manage.py makemessages -l fr --no-obsolete --ignore=.venv --ignore=tests --ignore=bench
+	$(MAKE) $(MO)
+
+run: $(RUNTIME) $(MO)
 	mkdir -p var/mail
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
@@ -33,7 +44,7 @@ run: $(RUNTIME)
 	@echo ""
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-test: $(DEV)
+test: $(DEV) $(MO)
 	$(PY) -m pytest
 
 lint: $(DEV)
@@ -41,10 +52,10 @@ lint: $(DEV)
 	$(PY) -m ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
 
-bench: $(DEV)
+bench: $(DEV) $(MO)
 	$(PY) -m bench
 
-worker: $(RUNTIME)
+worker: $(RUNTIME) $(MO)
 	$(PY) -m celery -A selfsignup worker -l INFO
 
 beat: $(RUNTIME)

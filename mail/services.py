@@ -8,8 +8,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
+from mail import transport
 from mail.models import OutboxEmail
 from mail.rendering import build_message
 from selfsignup.queueing import enqueue, enqueue_on_commit
@@ -128,17 +130,24 @@ def retry_delay(attempts: int) -> float:
 
 
 def _finish(email: OutboxEmail, status: str, error: str = "", retry_in: float = 0.0) -> None:
-    email.status = status
-    email.last_error = error[:2000]
-    fields = ["status", "last_error", "updated_at"]
+    """Record the end of a try, unless a sweep already took the row back."""
+    changes: dict[str, object] = {
+        "status": status,
+        "last_error": error[:2000],
+        "updated_at": timezone.now(),
+    }
     if status == OutboxEmail.Status.SENT:
-        email.sent_at = timezone.now()
-        fields.append("sent_at")
+        changes["sent_at"] = timezone.now()
     if status == OutboxEmail.Status.QUEUED:
-        email.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
-        fields.append("next_attempt_at")
+        changes["next_attempt_at"] = timezone.now() + timedelta(seconds=retry_in)
+    OutboxEmail.objects.filter(pk=email.pk, status=OutboxEmail.Status.SENDING).update(**changes)
+
+
+def _mark_handed_over(email: OutboxEmail) -> None:
+    """Committed at once (autocommit): survives the worker dying a moment later."""
+    email.handed_over_at = timezone.now()
     OutboxEmail.objects.filter(pk=email.pk, status=OutboxEmail.Status.SENDING).update(
-        **{f: getattr(email, f) for f in fields if f != "updated_at"}, updated_at=timezone.now()
+        handed_over_at=email.handed_over_at
     )
 
 
@@ -148,32 +157,39 @@ def email_deliver(*, email_id: int) -> DeliveryOutcome:
     if email is None:
         return SKIPPED
     try:
-        build_message(email).send()
+        transport.send(build_message(email), on_handover=lambda: _mark_handed_over(email))
     except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        if is_permanent_failure(exc) or email.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
-            logger.error("email %s failed after %s tries: %s", email.pk, email.attempts, error)
-            _finish(email, OutboxEmail.Status.FAILED, error)
-            return DeliveryOutcome("failed")
-        delay = retry_delay(email.attempts)
-        logger.warning(
-            "email %s try %s failed, retry in %.0fs: %s", email.pk, email.attempts, delay, error
-        )
-        _finish(email, OutboxEmail.Status.QUEUED, error, retry_in=delay)
-        return DeliveryOutcome("retry", retry_in=delay)
+        return _failed(email, exc)
     _finish(email, OutboxEmail.Status.SENT)
     return DeliveryOutcome("sent")
 
 
-def outbox_sweep(*, limit: int = 500) -> int:
-    """Enqueue again what the broker never delivered or what a dead worker left in flight.
+def _failed(email: OutboxEmail, exc: Exception) -> DeliveryOutcome:
+    error = f"{type(exc).__name__}: {exc}"
+    if is_permanent_failure(exc) or email.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+        logger.error("email %s failed after %s tries: %s", email.pk, email.attempts, error)
+        _finish(email, OutboxEmail.Status.FAILED, error)
+        return DeliveryOutcome("failed")
+    delay = retry_delay(email.attempts)
+    logger.warning(
+        "email %s try %s failed, retry in %.0fs: %s", email.pk, email.attempts, delay, error
+    )
+    _finish(email, OutboxEmail.Status.QUEUED, error, retry_in=delay)
+    return DeliveryOutcome("retry", retry_in=delay)
 
-    Rows still queued a minute after they were due, and rows sending past the time-out, are
-    claimed with SKIP LOCKED so that several sweeps at once never enqueue the same row twice.
+
+def outbox_sweep(*, limit: int = 500) -> int:
+    """Take care of what a broker outage or a dead worker left behind; return rows enqueued.
+
+    Rows still queued a while after they were due are enqueued again. A row stuck in sending
+    past the time-out was being sent by a worker that died: if it had not handed the message
+    over yet, it is queued again; if it had, the mail server has the message, so the row is
+    marked sent rather than sent twice. Rows are claimed with SKIP LOCKED, so several sweeps at
+    once never take the same row.
     """
     now = timezone.now()
-    stale_queued = now - timedelta(minutes=1)
-    stuck_sending = now - timedelta(seconds=settings.OUTBOX_SENDING_TIMEOUT_SECONDS)
+    stale_queued = now - timedelta(seconds=settings.OUTBOX_SWEEP_AFTER_SECONDS)
+    stuck_since = now - timedelta(seconds=settings.OUTBOX_SENDING_TIMEOUT_SECONDS)
     with transaction.atomic():
         due = list(
             OutboxEmail.objects.select_for_update(skip_locked=True)
@@ -181,23 +197,29 @@ def outbox_sweep(*, limit: int = 500) -> int:
             .order_by("next_attempt_at")
             .values_list("pk", flat=True)[:limit]
         )
-        stuck = list(
-            OutboxEmail.objects.select_for_update(skip_locked=True)
-            .filter(status=OutboxEmail.Status.SENDING, sending_started_at__lt=stuck_sending)
-            .values_list("pk", flat=True)[:limit]
+        stuck = OutboxEmail.objects.select_for_update(skip_locked=True).filter(
+            status=OutboxEmail.Status.SENDING, sending_started_at__lt=stuck_since
         )
-        OutboxEmail.objects.filter(pk__in=stuck).update(
+        stuck.filter(handed_over_at__isnull=False).update(
+            status=OutboxEmail.Status.SENT,
+            sent_at=F("handed_over_at"),
+            last_error="The worker stopped after handing the message to the mail server; "
+            "it was not sent again.",
+            updated_at=now,
+        )
+        interrupted = list(stuck.filter(handed_over_at__isnull=True).values_list("pk", flat=True))
+        OutboxEmail.objects.filter(pk__in=interrupted).update(
             status=OutboxEmail.Status.QUEUED,
-            last_error="Interrupted while sending; tried again.",
+            last_error="The worker stopped while sending; tried again.",
             updated_at=now,
         )
         # Push the due time forward so that a second sweep a moment later leaves them alone.
-        OutboxEmail.objects.filter(pk__in=due + stuck).update(next_attempt_at=now)
+        OutboxEmail.objects.filter(pk__in=due + interrupted).update(next_attempt_at=now)
     from mail.tasks import deliver_email
 
-    for pk in due + stuck:
+    for pk in due + interrupted:
         enqueue(deliver_email, pk)
-    return len(due) + len(stuck)
+    return len(due) + len(interrupted)
 
 
 class NotFailed(Exception):

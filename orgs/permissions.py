@@ -8,11 +8,13 @@ organization's object answers 404, exactly as a missing one.
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.translation import get_language
 
 from alerts.models import AuditEvent
 from orgs.models import Administrator, Person
@@ -37,10 +39,19 @@ def hub_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             raise PermissionDenied("not an administrator")
         if request.method not in ("GET", "HEAD") and not admin.can_write:
             raise PermissionDenied("read-only administrator")
+        _remember_language(request, admin)
         request.admin = admin
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def _remember_language(request: HttpRequest, admin: Administrator) -> None:
+    """The language an administrator picked with the switcher is the one of their emails."""
+    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    if chosen == get_language() and chosen != admin.language:
+        Administrator.objects.filter(pk=admin.pk).update(language=chosen)
+        admin.language = chosen
 
 
 def _require_write(admin: Administrator, write: bool) -> None:

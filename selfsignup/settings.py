@@ -147,6 +147,29 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# --- Email ------------------------------------------------------------------------------------
+
+if "EMAIL_URL" in env:
+    vars().update(env.email_url("EMAIL_URL"))
+    if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":  # noqa: F821
+        # The same SMTP backend, on connections that record when a message is handed over.
+        EMAIL_BACKEND = "mail.transport.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=VAR_DIR / "mail")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Meetings <no-reply@meetings.example>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# How many times an email is tried before it is marked failed, and the first retry delay.
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=6)
+OUTBOX_RETRY_BASE_SECONDS = env.int("OUTBOX_RETRY_BASE_SECONDS", default=30)
+OUTBOX_SENDING_TIMEOUT_SECONDS = env.int("OUTBOX_SENDING_TIMEOUT_SECONDS", default=300)
+# The sweeps take rows left waiting this long (a broker outage, a dead worker), this often.
+OUTBOX_SWEEP_AFTER_SECONDS = env.int("OUTBOX_SWEEP_AFTER_SECONDS", default=60)
+SUBMISSION_SWEEP_AFTER_SECONDS = env.int("SUBMISSION_SWEEP_AFTER_SECONDS", default=60)
+SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=60.0)
+
 # --- Celery -----------------------------------------------------------------------------------
 
 # Without REDIS_URL, tasks run in-process right after the transaction commits.
@@ -179,29 +202,16 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 0.2,
 }
 CELERY_BEAT_SCHEDULE = {
-    "outbox-sweep": {"task": "mail.tasks.outbox_sweep", "schedule": 60.0},
-    "submissions-sweep": {"task": "signup.tasks.submissions_sweep", "schedule": 60.0},
+    "outbox-sweep": {"task": "mail.tasks.outbox_sweep", "schedule": SWEEP_INTERVAL_SECONDS},
+    "submissions-sweep": {
+        "task": "signup.tasks.submissions_sweep",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+    },
     "purge-unconfirmed-requests": {
         "task": "signup.tasks.requests_purge_unconfirmed",
         "schedule": crontab(minute="*/15"),
     },
 }
-
-# --- Email ------------------------------------------------------------------------------------
-
-if "EMAIL_URL" in env:
-    vars().update(env.email_url("EMAIL_URL"))
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=VAR_DIR / "mail")
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Meetings <no-reply@meetings.example>")
-SERVER_EMAIL = DEFAULT_FROM_EMAIL
-
-# How many times an email is tried before it is marked failed, and the first retry delay.
-OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=6)
-OUTBOX_RETRY_BASE_SECONDS = env.int("OUTBOX_RETRY_BASE_SECONDS", default=30)
-OUTBOX_SENDING_TIMEOUT_SECONDS = env.int("OUTBOX_SENDING_TIMEOUT_SECONDS", default=300)
 
 # --- Sign-up ----------------------------------------------------------------------------------
 

@@ -14,7 +14,9 @@ class Submission(models.Model):
     email = models.CharField(max_length=254)
     fields = models.JSONField(default=dict)
     language = models.CharField(max_length=8, default="en")
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # When it was last handed to the broker; the sweep hands it again only well after that.
+    enqueued_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     def __str__(self) -> str:
         return f"{self.email} @ {self.site_id}"

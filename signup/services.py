@@ -156,15 +156,22 @@ def _remind(req: SignupRequest) -> None:
 
 
 def submissions_sweep(*, limit: int = 500) -> int:
-    """Enqueue again submissions that no worker took (the broker was down)."""
+    """Enqueue again submissions that no worker took (the broker was down, a worker died).
+
+    Each one is re-enqueued at most once per sweep delay, so a long backlog is not flooded with
+    copies; SKIP LOCKED keeps concurrent sweeps apart."""
     from signup.tasks import process_submission
 
-    stale = timezone.now() - timedelta(minutes=1)
-    ids = list(
-        Submission.objects.filter(created_at__lt=stale)
-        .order_by("created_at")
-        .values_list("pk", flat=True)[:limit]
-    )
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.SUBMISSION_SWEEP_AFTER_SECONDS)
+    with transaction.atomic():
+        ids = list(
+            Submission.objects.select_for_update(skip_locked=True)
+            .filter(enqueued_at__lt=stale)
+            .order_by("enqueued_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        Submission.objects.filter(pk__in=ids).update(enqueued_at=now)
     for pk in ids:
         enqueue(process_submission, pk)
     return len(ids)

@@ -206,3 +206,12 @@ def test_keeping_pending_requests_saves_without_deciding(admin_client, site, run
         )
     assert DomainPattern.objects.filter(pattern="partner.example").exists()
     assert SignupRequest.objects.get().status == "pending"
+
+
+def test_audit_trail_filters_by_site(admin_client, site, other_site):
+    admin_client.post(url(site), form_data(approve_entries="one.example"))
+    admin_client.post(url(other_site), form_data(approve_entries="two.example"))
+    everything = admin_client.get("/hub/alerts/audit/").content.decode()
+    assert "one.example" in everything and "two.example" in everything
+    only = admin_client.get("/hub/alerts/audit/", {"site": other_site.slug}).content.decode()
+    assert "two.example" in only and "one.example" not in only

@@ -46,7 +46,21 @@ class Mailbox:
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
+        self.refuse: set[str] = set()  # recipients answered with a permanent 550
+        self.down = False  # while True, connections still open are told to go away (421)
         self._lock = threading.Lock()
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options) -> str:
+        if self.down:
+            return "421 4.3.2 Service shutting down"
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:
         message = email.message_from_bytes(envelope.content)
@@ -101,9 +115,10 @@ class Worker:
         self.env = env
         self.log = Path(tempfile.mkstemp(prefix="celery-worker-", suffix=".log")[1])
         self.process: subprocess.Popen | None = None
+        self.extra_args: list[str] = []
 
     def start(self) -> "Worker":
-        self.log.write_text("")
+        offset = self.log.stat().st_size
         handle = self.log.open("a")
         self.process = subprocess.Popen(
             [
@@ -122,6 +137,7 @@ class Worker:
                 "--without-heartbeat",
                 "-n",
                 f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+                *self.extra_args,
             ],
             cwd=BASE_DIR,
             env=self.env,
@@ -129,7 +145,7 @@ class Worker:
             stderr=subprocess.STDOUT,
         )
         wait_for(
-            lambda: "ready." in self.log.read_text() or self.process.poll() is not None,
+            lambda: "ready." in self.log.read_text()[offset:] or self.process.poll() is not None,
             timeout=60,
             what="the Celery worker to start",
         )
@@ -161,8 +177,8 @@ def worker_env(*, smtp_port: int, redis_url: str | None = None, **extra: str) ->
         SITE_URL=settings.SITE_URL,
         OUTBOX_RETRY_BASE_SECONDS="1",
         CONN_MAX_AGE="0",
-        **extra,
     )
+    env.update(extra)
     return env
 
 

@@ -1,0 +1,155 @@
+"""English and French everywhere: public pages, the hub and every email (SPEC section 9)."""
+
+import gettext
+import html
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from mail.models import EmailKind, OutboxEmail
+from mail.rendering import render_email
+from orgs.models import Administrator
+from tests import factories
+
+CATALOG = Path(settings.BASE_DIR) / "locale" / "fr" / "LC_MESSAGES" / "django.mo"
+
+
+@pytest.fixture(scope="module")
+def english_phrases() -> list[str]:
+    """Every catalog entry long enough to be recognised, whose French text differs."""
+    with CATALOG.open("rb") as handle:
+        catalog = gettext.GNUTranslations(handle)._catalog
+    phrases = []
+    for key, french in catalog.items():
+        english = key[0] if isinstance(key, tuple) else key
+        if not english or english == french or len(english) < 14 or " " not in english:
+            continue
+        # Only the literal text around placeholders can be looked for.
+        for piece in re.split(r"%\(\w+\)[sd]|<[^>]+>", english):
+            piece = piece.strip(" .,:;")
+            if len(piece) >= 14 and " " in piece:
+                phrases.append(piece)
+    return phrases
+
+
+def visible_text(content: bytes) -> str:
+    text = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", content.decode(), flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    return " ".join(html.unescape(text).split())
+
+
+def assert_french(text: str, english_phrases: list[str], where: str) -> None:
+    left = [phrase for phrase in english_phrases if phrase in text]
+    assert not left, f"{where} still says in English: {left}"
+
+
+def test_catalog_is_complete():
+    po = (CATALOG.parent / "django.po").read_text()
+    entries = po.split("\n\n")[1:]
+    assert len(entries) > 300
+    untranslated = [e for e in entries if re.search(r'^msgstr(\[\d\])? ""$(?!\n")', e, re.M)]
+    assert not untranslated, untranslated[:3]
+    assert "#, fuzzy" not in po
+
+
+@pytest.fixture
+def french_world(client, site, full_admin, other_site):
+    factories.LicenseTemplateFactory(organization=site.organization)
+    req = factories.SignupRequestFactory(site=site, fields={"phone": "+33 1 23 45 67 89"})
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    return req
+
+
+PUBLIC = ["/sites/{site}/", "/sites/{site}/signup/", "/sites/{site}/signin/"]
+HUB = [
+    "/hub/",
+    "/hub/people/",
+    "/hub/people/add/",
+    "/hub/meetings/sites/",
+    "/hub/meetings/sites/{site}/settings/?address=x@example.net",
+    "/hub/alerts/requests/",
+    "/hub/alerts/requests/?status=all",
+    "/hub/alerts/requests/{req}/",
+    "/hub/alerts/audit/",
+]
+
+
+def test_every_page_speaks_french(client, site, full_admin, french_world, english_phrases):
+    pages = [p.format(site=site.slug, req=french_world.pk) for p in PUBLIC]
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200 and response.headers["Content-Language"] == "fr"
+        assert_french(visible_text(response.content), english_phrases, path)
+    client.force_login(full_admin)
+    for path in [p.format(site=site.slug, req=french_world.pk) for p in HUB]:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert_french(visible_text(response.content), english_phrases, path)
+    hub = visible_text(client.get("/hub/alerts/requests/").content)
+    assert "Centre d’alertes" in hub and "Demandes" in hub
+    settings_page = visible_text(client.get(f"/hub/meetings/sites/{site.slug}/settings/").content)
+    assert "Autoriser l’inscription du compte organisateur" in settings_page
+    detail = visible_text(client.get(f"/hub/alerts/requests/{french_world.pk}/").content)
+    assert "Approuver" in detail and "Rejeter" in detail
+
+
+def test_public_pages_answer_in_french_after_a_valid_sign_up(
+    client, site, run_commits, english_phrases
+):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    assert "S’inscrire" in visible_text(client.get(f"/sites/{site.slug}/").content)
+    with run_commits():
+        thanks = client.post(
+            f"/sites/{site.slug}/signup/",
+            {"email": "fr@example.net", "first_name": "A", "last_name": "B"},
+        )
+    assert "Merci. Consultez votre messagerie" in visible_text(thanks.content)
+    invalid = client.post(f"/sites/{site.slug}/signup/", {"email": "nope"})
+    assert_french(visible_text(invalid.content), english_phrases, "invalid form")
+
+
+CONTEXTS = {
+    "site_name": "Acme",
+    "site_url": "http://x/",
+    "first_name": "Léa",
+    "email": "lea@x.fr",
+    "confirm_url": "http://x/c/",
+    "activate_url": "http://x/a/",
+    "signin_url": "http://x/s/",
+    "requester_name": "Léa Martin",
+    "requester_email": "lea@x.fr",
+    "request_url": "http://x/r/",
+    "queue_url": "http://x/q/",
+    "reason": "Complet.",
+}
+
+
+@pytest.mark.parametrize("kind", EmailKind.values)
+def test_every_email_exists_in_both_languages(kind, english_phrases):
+    english = render_email(kind=kind, context=CONTEXTS, language="en")
+    french = render_email(kind=kind, context=CONTEXTS, language="fr")
+    assert english.subject != french.subject
+    for part in (french.subject, french.text, visible_text(french.html.encode())):
+        assert_french(part, english_phrases, f"{kind} email")
+
+
+def test_administrator_language_follows_the_switcher_and_their_emails(
+    client, site, full_admin, outbox, run_commits
+):
+    client.force_login(full_admin)
+    client.post("/i18n/setlang/", {"language": "fr", "next": "/hub/"})
+    client.get("/hub/")
+    assert Administrator.objects.get(user=full_admin).language == "fr"
+    with run_commits():
+        client.post(
+            f"/sites/{site.slug}/signup/",
+            {"email": "en@example.net", "first_name": "E", "last_name": "N"},
+            HTTP_ACCEPT_LANGUAGE="en",
+            HTTP_COOKIE="",
+        )
+    admin_email = OutboxEmail.objects.get(to_email=full_admin.email)
+    assert admin_email.language == "fr"
+    message = next(m for m in outbox if m.to == [full_admin.email])
+    assert message.subject.startswith("Nouvelle demande")

@@ -1,0 +1,168 @@
+"""The SMTP transport: the hand-over checkpoint, kept connections, and what the sweep does with
+a row a dead worker left in flight."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from mail import transport
+from mail.models import EmailKind, OutboxEmail
+from mail.services import email_deliver, email_queue, outbox_sweep
+from tests.integration.conftest import Mailbox, free_port
+
+CONTEXT = {"site_name": "Acme", "first_name": "Nora", "site_url": "http://testserver/"}
+
+
+@pytest.fixture
+def smtp(settings):
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "mail.transport.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    transport.drop_connection()
+    yield mailbox
+    transport.drop_connection()
+    controller.stop()
+
+
+def queue(cause: str) -> OutboxEmail:
+    return email_queue(
+        kind=EmailKind.REQUEST_RECEIVED,
+        to="nora@example.net",
+        context=CONTEXT,
+        language="en",
+        cause=cause,
+    )
+
+
+def test_handover_is_recorded_before_the_server_has_the_message(db, smtp, monkeypatch):
+    email = queue("handover")
+    seen_at_handover = []
+    real = transport.HandoverHookMixin.data
+
+    def spy(self, msg):
+        hook = self.before_final_dot
+
+        def check():
+            seen_at_handover.append(len(smtp.messages))
+            hook()
+
+        self.before_final_dot = check
+        return real(self, msg)
+
+    monkeypatch.setattr(transport.HandoverHookMixin, "data", spy)
+    assert email_deliver(email_id=email.pk).status == "sent"
+    email.refresh_from_db()
+    assert seen_at_handover == [0]  # the server had nothing yet when the hand-over was noted
+    assert len(smtp.messages) == 1
+    assert email.handed_over_at is not None and email.handed_over_at <= email.sent_at
+
+
+def test_one_connection_serves_many_emails(db, smtp, monkeypatch):
+    opened = []
+    real_open = transport.EmailBackend.open
+
+    def counting_open(self):
+        created = real_open(self)
+        if created:
+            opened.append(self)
+        return created
+
+    monkeypatch.setattr(transport.EmailBackend, "open", counting_open)
+    for i in range(5):
+        assert email_deliver(email_id=queue(f"many-{i}").pk).status == "sent"
+    assert len(smtp.messages) == 5 and len(opened) == 1
+
+
+def test_a_connection_closed_by_the_server_is_reopened(db, smtp):
+    assert email_deliver(email_id=queue("first").pk).status == "sent"
+    transport._local.backend.connection.sock.close()  # the server went away meanwhile
+    assert email_deliver(email_id=queue("second").pk).status == "sent"
+    assert len(smtp.messages) == 2
+
+
+def _stuck(cause: str, *, handed_over: bool) -> OutboxEmail:
+    email = queue(cause)
+    long_ago = timezone.now() - timedelta(hours=1)
+    OutboxEmail.objects.filter(pk=email.pk).update(
+        status="sending",
+        attempts=1,
+        sending_started_at=long_ago,
+        handed_over_at=long_ago if handed_over else None,
+    )
+    return email
+
+
+def test_worker_died_before_handover_sends_again_once(db, outbox, run_commits):
+    email = _stuck("before", handed_over=False)
+    with run_commits():
+        assert outbox_sweep() == 1
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == ("sent", 2)
+    assert len(outbox) == 1
+
+
+def test_worker_died_after_handover_is_not_sent_twice(db, outbox, run_commits):
+    email = _stuck("after", handed_over=True)
+    with run_commits():
+        assert outbox_sweep() == 0
+    email.refresh_from_db()
+    assert email.status == "sent" and email.sent_at == email.handed_over_at
+    assert "not sent again" in email.last_error
+    assert outbox == []
+
+
+def test_flush_outbox_command(db, outbox, run_commits, capsys):
+    from django.core.management import call_command
+
+    email = queue("late")
+    OutboxEmail.objects.filter(pk=email.pk).update(
+        next_attempt_at=timezone.now() - timedelta(minutes=10)
+    )
+    with run_commits():
+        call_command("flush_outbox")
+    assert "Re-enqueued 0 sign-ups and 1 emails." in capsys.readouterr().out
+    assert OutboxEmail.objects.get(pk=email.pk).status == "sent"
+
+
+def test_failed_email_can_be_sent_again_from_the_request_page(
+    client, site, full_admin, outbox, run_commits
+):
+    from tests import factories
+
+    req = factories.SignupRequestFactory(site=site)
+    failed = OutboxEmail.objects.create(
+        idempotency_key="f",
+        kind="request_received",
+        to_email=req.email,
+        request=req,
+        organization=site.organization,
+        status="failed",
+        attempts=6,
+        context=CONTEXT,
+        last_error="SMTPRecipientsRefused: 550",
+    )
+    sent = OutboxEmail.objects.create(
+        idempotency_key="s",
+        kind="request_received",
+        to_email=req.email,
+        request=req,
+        organization=site.organization,
+        status="sent",
+        sent_at=timezone.now(),
+        context=CONTEXT,
+    )
+    client.force_login(full_admin)
+    page = client.get(f"/hub/alerts/requests/{req.pk}/").content.decode()
+    assert page.count(">Send again</button>") == 1
+    with run_commits():
+        client.post(f"/hub/alerts/requests/{req.pk}/emails/{failed.pk}/resend/")
+        client.post(f"/hub/alerts/requests/{req.pk}/emails/{sent.pk}/resend/")
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts) == ("sent", 7)
+    assert OutboxEmail.objects.count() == 2 and len(outbox) == 1  # the same row, no copy
