@@ -8,7 +8,7 @@ DEV := $(VENV)/.dev-installed
 
 MO := locale/fr/LC_MESSAGES/django.mo
 
-.PHONY: run test lint bench worker beat messages clean
+.PHONY: run test lint fuzz bench worker beat messages clean
 
 $(PY):
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
@@ -51,7 +51,15 @@ lint: $(DEV)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m bandit --quiet --recursive orgs sites signup alerts mail selfsignup --severity-level high
 
+# The long property-based runs: 10,000 sign-ups and 2,000 settings submissions.
+fuzz: $(DEV) $(MO)
+	$(PY) -m pytest -m fuzz
+
+# Benchmarks: a dedicated database (created if missing; its tables are emptied) and Redis DB 1.
+bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/selfsignup_bench
+bench: export REDIS_URL ?= redis://127.0.0.1:6379/1
 bench: $(DEV) $(MO)
 	$(PY) -m bench
 

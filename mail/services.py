@@ -232,7 +232,11 @@ def email_resend(*, email_id: int, acting_user) -> OutboxEmail:
     from alerts.models import AuditEvent
 
     with transaction.atomic():
-        email = OutboxEmail.objects.select_for_update().select_related("request").get(pk=email_id)
+        email = (
+            OutboxEmail.objects.select_for_update(of=("self",))
+            .select_related("request__site")
+            .get(pk=email_id)
+        )
         if email.status != OutboxEmail.Status.FAILED:
             raise NotFailed(email.status)
         email.status = OutboxEmail.Status.QUEUED

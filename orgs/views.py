@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -13,9 +14,11 @@ from orgs.forms import HubLoginForm, PersonForm
 from orgs.permissions import can_add_people, hub_view
 from orgs.services import EmailInOtherOrganization, PersonExists, person_create_manually
 from selfsignup.pagination import keyset_page
+from selfsignup.ratelimits import limit_signins
 from sites.domains import InvalidDomain
 
 
+@method_decorator(limit_signins, name="post")
 class LoginView(auth_views.LoginView):
     template_name = "orgs/login.html"
     authentication_form = HubLoginForm

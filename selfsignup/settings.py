@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",
     "orgs",
     "sites",
     "signup",
@@ -62,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
 ROOT_URLCONF = "selfsignup.urls"
@@ -138,14 +142,38 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "selfsignup",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 1,
+                # A cache outage must not take sign-up down: rate limits then fail open.
+                "IGNORE_EXCEPTIONS": True,
+            },
         }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
+    # One process (make run): an in-memory cache is shared by everything that runs.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003"]
+
+# --- Rate limits ------------------------------------------------------------------------------
+
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = True
+RATELIMIT_VIEW = "selfsignup.ratelimits.too_many"
+RATELIMIT_IP_META_KEY = "selfsignup.net.client_ip"
+# How many reverse proxies (load balancer, nginx...) stand in front of the app and append to
+# X-Forwarded-For; 0 trusts only the connection's address.
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+RATELIMIT_SIGNUP_PER_IP = env.str("RATELIMIT_SIGNUP_PER_IP", default="60/h")
+RATELIMIT_SIGNUP_PER_ADDRESS = env.str("RATELIMIT_SIGNUP_PER_ADDRESS", default="5/h")
+RATELIMIT_SIGNIN_PER_IP = env.str("RATELIMIT_SIGNIN_PER_IP", default="30/5m")
+RATELIMIT_SIGNIN_PER_ACCOUNT = env.str("RATELIMIT_SIGNIN_PER_ACCOUNT", default="10/15m")
+# A sign-up form sent back faster than this is a script's, not a person's.
+SIGNUP_MIN_FILL_SECONDS = env.float("SIGNUP_MIN_FILL_SECONDS", default=2.0)
 
 # --- Email ------------------------------------------------------------------------------------
 
@@ -221,6 +249,24 @@ SIGNUP_ACTIVATION_MAX_AGE = 7 * 24 * 3600
 SIGNUP_RESEND_INTERVAL = env.int("SIGNUP_RESEND_INTERVAL", default=300)
 
 # --- Security ---------------------------------------------------------------------------------
+
+# No inline script or style anywhere in the product's pages. The operators' Django admin keeps
+# its own inline code and is left out.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/django-admin/"],
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+    },
+}
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)

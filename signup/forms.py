@@ -1,12 +1,17 @@
 """Public forms: sign-up (the fields each site requires), activation and host sign-in."""
 
 import re
+import time
 import zoneinfo
 from functools import cache
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
+from django.core import signing
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
@@ -55,6 +60,32 @@ def country_choices() -> list[tuple[str, str]]:
     return [("", "—"), *((code, name) for code, name in countries)]
 
 
+class LongSelect(forms.Select):
+    """A select for long option lists (countries, time zones), rendered in Python: Django's
+    per-option templates would cost a sign-up page a tenth of a second."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        final = self.build_attrs(self.attrs, attrs)
+        final["name"] = name
+        if self.is_required:
+            final["required"] = True
+        selected = {str(v) for v in self.format_value(value)}
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                # A constant attribute: escaping leaves it as it is.
+                (code, " selected" if str(code) in selected else "", label)
+                for code, label in self.choices
+            ),
+        )
+        return format_html("<select{}>{}</select>", flatatt(final), options)
+
+
+def _choice(label: str, choices) -> forms.ChoiceField:
+    return forms.ChoiceField(label=label, choices=choices, widget=LongSelect)
+
+
 def _field_for(key: str) -> list[tuple[str, forms.Field]]:
     """The form fields one requirable setting adds (address adds five)."""
     if key == "first_name":
@@ -78,17 +109,12 @@ def _field_for(key: str) -> list[tuple[str, forms.Field]]:
                 "postal_code",
                 TextField(label=_("Postal code"), max_length=20, autocomplete="postal-code"),
             ),
-            ("country", forms.ChoiceField(label=_("Country"), choices=country_choices)),
+            ("country", _choice(_("Country"), country_choices)),
         ]
     if key == "time_zone":
-        return [(key, forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices))]
+        return [(key, _choice(_("Time zone"), time_zone_choices))]
     if key == "language":
-        return [
-            (
-                "preferred_language",
-                forms.ChoiceField(label=_("Preferred language"), choices=language_choices),
-            ),
-        ]
+        return [("preferred_language", _choice(_("Preferred language"), language_choices))]
     return []
 
 
@@ -100,22 +126,62 @@ class AddressField(forms.EmailField):
         return value[:-1] if value.endswith(".") else value
 
 
+class EmptyTextInput(forms.TextInput):
+    """A text input that never shows a value back (the honeypot)."""
+
+    def format_value(self, value):
+        return None
+
+
+STARTED_SALT = "signup.form-started"
+ANTI_ABUSE_FIELDS = ("website", "started")
+
+
 class SignupForm(forms.Form):
-    """Email always, plus exactly the fields the site requires, each required."""
+    """Email always, plus exactly the fields the site requires, each required.
+
+    Two hidden checks tell scripts from people without bothering people: a honeypot field
+    that only a script fills in, and the time since the form was shown. A submission failing
+    them gets the same answer as everyone, and nothing is made of it."""
 
     email = AddressField(
         label=_("Email"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
+    website = forms.CharField(
+        label=_("Leave this field empty"),
+        required=False,
+        max_length=200,
+        widget=EmptyTextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+    started = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
 
     def __init__(self, *args, site: Site, **kwargs):
         super().__init__(*args, **kwargs)
         self.site = site
+        self.fields["started"].initial = signing.dumps(time.time(), salt=STARTED_SALT)
         for key in site.required_fields:
             for name, field in _field_for(key):
                 field.required = True
                 self.fields[name] = field
+
+    @property
+    def visible_fields_for_people(self) -> list:
+        return [f for f in self.visible_fields() if f.name not in ANTI_ABUSE_FIELDS]
+
+    @property
+    def looks_automated(self) -> bool:
+        """Honeypot filled, or sent back sooner than a person could (or with no start time)."""
+        if self.cleaned_data.get("website"):
+            return True
+        try:
+            shown_at = signing.loads(self.cleaned_data.get("started", ""), salt=STARTED_SALT)
+        except signing.BadSignature:
+            return True
+        if not isinstance(shown_at, (int, float)):
+            return True
+        return time.time() - shown_at < settings.SIGNUP_MIN_FILL_SECONDS
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"]
@@ -126,8 +192,9 @@ class SignupForm(forms.Form):
         return email
 
     def submitted_fields(self) -> dict[str, str]:
-        """Every field but the email, as submitted (trimmed)."""
-        return {name: value for name, value in self.cleaned_data.items() if name != "email"}
+        """Every field but the email and the anti-abuse ones, as submitted (trimmed)."""
+        skip = ("email", *ANTI_ABUSE_FIELDS)
+        return {name: value for name, value in self.cleaned_data.items() if name not in skip}
 
 
 class ActivationForm(forms.Form):

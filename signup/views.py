@@ -1,15 +1,20 @@
 """The public pages of a site: home, sign-up, email confirmation, activation, host sign-in."""
 
+import logging
+
 from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language
 from django.views.decorators.http import require_http_methods, require_POST
 
+from selfsignup.ratelimits import limit_signins, limit_signups
 from signup import selectors, services
 from signup.forms import ActivationForm, SigninForm, SignupForm
 from signup.tokens import BadToken
 from sites.models import Site
+
+logger = logging.getLogger(__name__)
 
 
 def _site(slug: str) -> Site:
@@ -28,18 +33,22 @@ def home(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@limit_signups
 def signup(request: HttpRequest, slug: str) -> HttpResponse:
     site = _site(slug)
     if not site.signup_allowed:
         return render(request, "signup/unavailable.html", {"site": site}, status=404)
     form = SignupForm(request.POST or None, site=site)
     if request.method == "POST" and form.is_valid():
-        services.submission_receive(
-            site=site,
-            email=form.cleaned_data["email"],
-            fields=form.submitted_fields(),
-            language=get_language(),
-        )
+        if form.looks_automated:
+            logger.info("sign-up on %s ignored: it looks automated", site.slug)
+        else:
+            services.submission_receive(
+                site=site,
+                email=form.cleaned_data["email"],
+                fields=form.submitted_fields(),
+                language=get_language(),
+            )
         # The same page for every address: what differs goes to the address by email.
         return render(request, "signup/thanks.html", {"site": site})
     return render(request, "signup/form.html", {"site": site, "form": form})
@@ -75,6 +84,7 @@ def activate(request: HttpRequest, slug: str, token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@limit_signins
 def signin(request: HttpRequest, slug: str) -> HttpResponse:
     site = _site(slug)
     form = SigninForm(request, data=request.POST or None)

@@ -7,6 +7,7 @@ REQUIRE_SERVICES=1 (CI) turns a missing service into a failure instead of a skip
 
 import os
 import uuid
+from collections.abc import Sequence
 
 import pytest
 from django.core import mail
@@ -80,11 +81,27 @@ def run_commits(django_capture_on_commit_callbacks):
     return runner
 
 
+class Outbox(Sequence):
+    """Django's test outbox, read at each use: setting up the database replaces the list."""
+
+    def __getitem__(self, index):
+        return mail.outbox[index]
+
+    def __len__(self) -> int:
+        return len(mail.outbox)
+
+    def __eq__(self, other) -> bool:
+        return list(mail.outbox) == list(other)
+
+    def clear(self) -> None:
+        mail.outbox.clear()
+
+
 @pytest.fixture
 def outbox():
     """Emails sent through Django's test backend."""
     mail.outbox.clear()
-    return mail.outbox
+    return Outbox()
 
 
 # --- Personas ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from orgs.models import Person
 from signup.tokens import activation_token
 from sites.services import SettingsValues, site_settings_update
 from tests import factories
+from tests.helpers import human
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def approved(client, site, full_admin, outbox, run_commits):
     with run_commits():
         client.post(
             f"/sites/{site.slug}/signup/",
-            {"email": "nora@example.net", "first_name": "Nora", "last_name": "New"},
+            human({"email": "nora@example.net", "first_name": "Nora", "last_name": "New"}),
         )
     (ready,) = [m for m in outbox if m.to == ["nora@example.net"]]
     return re.search(r"http://testserver(/sites/\S+/activate/\S+/)", ready.body).group(1)

@@ -12,6 +12,7 @@ from mail.models import EmailKind, OutboxEmail
 from mail.rendering import render_email
 from orgs.models import Administrator
 from tests import factories
+from tests.helpers import human
 
 CATALOG = Path(settings.BASE_DIR) / "locale" / "fr" / "LC_MESSAGES" / "django.mo"
 
@@ -103,10 +104,10 @@ def test_public_pages_answer_in_french_after_a_valid_sign_up(
     with run_commits():
         thanks = client.post(
             f"/sites/{site.slug}/signup/",
-            {"email": "fr@example.net", "first_name": "A", "last_name": "B"},
+            human({"email": "fr@example.net", "first_name": "A", "last_name": "B"}),
         )
     assert "Merci. Consultez votre messagerie" in visible_text(thanks.content)
-    invalid = client.post(f"/sites/{site.slug}/signup/", {"email": "nope"})
+    invalid = client.post(f"/sites/{site.slug}/signup/", human({"email": "nope"}))
     assert_french(visible_text(invalid.content), english_phrases, "invalid form")
 
 
@@ -145,7 +146,7 @@ def test_administrator_language_follows_the_switcher_and_their_emails(
     with run_commits():
         client.post(
             f"/sites/{site.slug}/signup/",
-            {"email": "en@example.net", "first_name": "E", "last_name": "N"},
+            human({"email": "en@example.net", "first_name": "E", "last_name": "N"}),
             HTTP_ACCEPT_LANGUAGE="en",
             HTTP_COOKIE="",
         )

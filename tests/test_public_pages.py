@@ -8,6 +8,7 @@ from django.test import Client
 from signup.models import SignupRequest, Submission
 from sites.models import Site
 from tests import factories
+from tests.helpers import human
 
 CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
 
@@ -20,7 +21,7 @@ def post_signup(client, site, run_commits, **data):
     payload = {"email": "new.person@example.net", "first_name": "Nora", "last_name": "New"}
     payload.update(data)
     with run_commits():
-        return client.post(signup_url(site), payload)
+        return client.post(signup_url(site), human(payload))
 
 
 def test_home_shows_sign_up_only_when_allowed(client, site):
@@ -51,7 +52,7 @@ def test_signup_not_allowed_is_404_with_a_clear_page(client, site):
     response = client.get(signup_url(site))
     assert response.status_code == 404
     assert b"Sign-up is not available" in response.content
-    response = client.post(signup_url(site), {"email": "a@example.net"})
+    response = client.post(signup_url(site), human({"email": "a@example.net"}))
     assert response.status_code == 404
     assert not Submission.objects.exists()
 
@@ -148,7 +149,7 @@ def test_every_valid_submission_gets_the_same_page(client, site, other_org, run_
 )
 def test_invalid_input_shows_the_form_again_with_errors(client, site, data, field, message):
     payload = {"email": "ok@example.net", "first_name": "Ok", "last_name": "Fine"} | data
-    response = client.post(signup_url(site), payload)
+    response = client.post(signup_url(site), human(payload))
     assert response.status_code == 200
     errors = response.context["form"].errors
     assert field in errors
@@ -180,7 +181,7 @@ def test_all_fields_submission_is_stored(client, site, run_commits):
         "preferred_language": "fr",
     }
     with run_commits():
-        response = client.post(signup_url(site), data)
+        response = client.post(signup_url(site), human(data))
     assert response.status_code == 200
     req = SignupRequest.objects.get()
     assert req.fields["city"] == "Paris" and req.fields["preferred_language"] == "fr"
@@ -198,7 +199,7 @@ def test_all_fields_submission_is_stored(client, site, run_commits):
 )
 def test_choice_and_phone_fields_refuse_bad_values(client, site, field, value):
     Site.objects.filter(pk=site.pk).update(required_fields=list(LABELS))
-    response = client.post(signup_url(site), {"email": "a@example.net", field: value})
+    response = client.post(signup_url(site), human({"email": "a@example.net", field: value}))
     assert response.status_code == 200
     assert field in response.context["form"].errors
 
@@ -218,7 +219,7 @@ def test_language_follows_accept_language_and_is_stored(client, site, run_commit
     with run_commits():
         client.post(
             signup_url(site),
-            {"email": "fr@example.net", "first_name": "Fr", "last_name": "Ançais"},
+            human({"email": "fr@example.net", "first_name": "Fr", "last_name": "Ançais"}),
             HTTP_ACCEPT_LANGUAGE="fr",
         )
     assert SignupRequest.objects.get().language == "fr"

@@ -14,6 +14,7 @@ from signup.services import requests_purge_unconfirmed, submission_receive, subm
 from sites.models import Site
 from sites.services import SettingsValues, site_settings_update
 from tests import factories
+from tests.helpers import human
 
 
 def configure(site, **changes):
@@ -28,7 +29,7 @@ def configure(site, **changes):
 def sign_up(client, site, run_commits, email="nora@example.net", **fields):
     data = {"email": email, "first_name": "Nora", "last_name": "New", **fields}
     with run_commits():
-        response = client.post(f"/sites/{site.slug}/signup/", data)
+        response = client.post(f"/sites/{site.slug}/signup/", human(data))
     assert response.status_code == 200
     return response
 
@@ -200,7 +201,7 @@ def test_requester_emails_use_the_stored_language(client, site, reviewers, outbo
     with run_commits():
         client.post(
             f"/sites/{site.slug}/signup/",
-            {"email": "fr@example.net", "first_name": "Fé", "last_name": "Lix"},
+            human({"email": "fr@example.net", "first_name": "Fé", "last_name": "Lix"}),
             HTTP_ACCEPT_LANGUAGE="fr",
         )
     email = OutboxEmail.objects.get()

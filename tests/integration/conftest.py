@@ -3,9 +3,11 @@
 Everything listens on 127.0.0.1 and is stopped when the tests end.
 """
 
+import contextlib
 import email
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -143,6 +145,8 @@ class Worker:
             env=self.env,
             stdout=handle,
             stderr=subprocess.STDOUT,
+            # Its own process group: stopping it also stops the beat it may have forked.
+            start_new_session=True,
         )
         wait_for(
             lambda: "ready." in self.log.read_text()[offset:] or self.process.poll() is not None,
@@ -153,17 +157,29 @@ class Worker:
             raise AssertionError(f"worker exited:\n{self.log.read_text()}")
         return self
 
-    def stop(self, sig: int | None = None) -> None:
-        if self.process and self.process.poll() is None:
-            if sig is None:
-                self.process.terminate()
-            else:
-                self.process.send_signal(sig)
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Signal the worker's whole process group and wait until every process is gone."""
+        if self.process is None:
+            return
+        group = self.process.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, sig)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+            self.process.wait()
+        # Children (the embedded beat) may outlive the main process by a moment.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
             try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
 
 
 def worker_env(*, smtp_port: int, redis_url: str | None = None, **extra: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ from mail.models import OutboxEmail
 from orgs.models import Person
 from signup.models import SignupRequest
 from sites.services import SettingsValues, site_settings_update
+from tests.helpers import human
 from tests.integration.conftest import body_text, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -41,7 +42,7 @@ def test_review_flow_through_worker_and_smtp(client, site, full_admin, smtp_serv
     configure(site, require_confirmation=True, mode="review")
     response = client.post(
         f"/sites/{site.slug}/signup/",
-        {"email": "nora@example.net", "first_name": "Nora", "last_name": "N"},
+        human({"email": "nora@example.net", "first_name": "Nora", "last_name": "N"}),
     )
     assert response.status_code == 200
     (confirm,) = wait_for(lambda: mailbox.to("nora@example.net"), what="the confirmation email")
@@ -74,7 +75,7 @@ def test_auto_approval_after_confirmation(client, site, full_admin, smtp_server,
     configure(site, require_confirmation=True, approve_entries=["example.net"])
     client.post(
         f"/sites/{site.slug}/signup/",
-        {"email": "auto@example.net", "first_name": "Au", "last_name": "To"},
+        human({"email": "auto@example.net", "first_name": "Au", "last_name": "To"}),
     )
     (confirm,) = wait_for(lambda: mailbox.to("auto@example.net"), what="the confirmation email")
     client.get(confirm_path(confirm))

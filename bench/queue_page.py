@@ -1,0 +1,174 @@
+"""queue_page: the Alerts center page /hub/alerts/requests/ with 100 requests and with 100,000,
+spread over 10 organizations (one site and one full administrator each).
+
+In-process (django.test.Client, logged in as one organization's administrator), p50 and p95 of
+the first page and of a page ~4,000 rows deep (reached by following the next-cursor link 80
+times), and the SQL queries of each. The 100-request dataset has one page of 50 pending rows for
+that organization; its counterpart of the deep page is the same cursor URL shape placed above
+its newest row, so both pages hold 50 rows through the same code. The small dataset is measured
+before and after the large one (A-B-A), so that a drift of background load cancels out.
+Ratios: p50(100k) ÷ p50(100) for the first page and for the deep page; target ≤ 1.3 for both,
+with identical query counts. EXPLAIN ANALYZE of the queue query on 100k shows the index used.
+"""
+
+import html
+import re
+import time
+from datetime import timedelta
+
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from bench.common import Result, analyze, header, ms, percentile, report, reset_data, step
+from bench.data import Tenant, requests_create, tenant_create
+from selfsignup.pagination import EPOCH, MICROSECOND
+
+NAME = "queue_page"
+URL = "/hub/alerts/requests/"
+TENANTS = 10
+LARGE_PER_TENANT = 10_000
+DEEP_PAGES = 80
+SAMPLES = 60
+WARMUP = 5
+TARGET = 1.3
+ROWS_PER_PAGE = 50
+
+
+def _small(tenants: list[Tenant]) -> None:
+    """100 requests: 55 pending and 5 decided for the measured organization, 40 for the rest."""
+    requests_create(tenants[0], 55, prefix="p", pending=1.0)
+    requests_create(tenants[0], 5, prefix="d", pending=0.0)
+    for number, tenant in enumerate(tenants[1:]):
+        requests_create(tenant, 5 if number < 4 else 4, prefix=f"o{number}-", seed=number)
+
+
+def _large(tenants: list[Tenant]) -> None:
+    for number, tenant in enumerate(tenants):
+        requests_create(tenant, LARGE_PER_TENANT, seed=number)
+
+
+def _empty_requests() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE signup_signuprequest CASCADE")
+
+
+def _rows(response) -> int:
+    return response.content.decode().count('name="ids"')
+
+
+def _get(client: Client, url: str):
+    response = client.get(url)
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {url} answered {response.status_code}")
+    return response
+
+
+def _deep_url(client: Client) -> str:
+    url = URL
+    for _ in range(DEEP_PAGES):
+        link = re.search(r'rel="next" href="([^"]+)"', _get(client, url).content.decode())
+        if link is None:
+            raise RuntimeError(f"no next page after {url}")
+        url = URL + html.unescape(link[1])
+    return url
+
+
+def _top_cursor_url() -> str:
+    """The deep page's URL shape on a dataset too small to go deep: a cursor just above the
+    newest row, so the page is the first 50 rows, read through the cursor code."""
+    above = (timezone.now() + timedelta(days=1) - EPOCH) // MICROSECOND
+    return f"{URL}?cursor=a{above}_{2**62}"
+
+
+def _queries(client: Client, url: str) -> tuple[int, str]:
+    """How many queries one GET makes, and the SQL of the queue query."""
+    with CaptureQueriesContext(connection) as captured:
+        _get(client, url)
+    queue = [
+        q["sql"]
+        for q in captured.captured_queries
+        if 'FROM "signup_signuprequest"' in q["sql"] and "ORDER BY" in q["sql"]
+    ]
+    return len(captured), queue[0] if queue else ""
+
+
+def _sample(client: Client, urls: dict[str, str], count: int) -> dict[str, list[float]]:
+    """Timings of GETs of each URL, interleaved."""
+    for url in urls.values():
+        for _ in range(WARMUP):
+            _get(client, url)
+    times: dict[str, list[float]] = {label: [] for label in urls}
+    for _ in range(count):
+        for label, url in urls.items():
+            started = time.perf_counter()
+            _get(client, url)
+            times[label].append(time.perf_counter() - started)
+    return times
+
+
+def _measure(client: Client, urls: dict[str, str], count: int, dataset: str) -> dict:
+    figures: dict = {"times": _sample(client, urls, count), "queries": {}, "sql": {}}
+    for label, url in urls.items():
+        rows = _rows(_get(client, url))
+        if rows != ROWS_PER_PAGE:
+            raise RuntimeError(f"{dataset} {label} page shows {rows} rows, not {ROWS_PER_PAGE}")
+        figures["queries"][label], figures["sql"][label] = _queries(client, url)
+    return figures
+
+
+def _explain(sql: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _print(label: str, times: list[float], queries: int) -> None:
+    p50, p95 = percentile(times, 0.5), percentile(times, 0.95)
+    print(f"  {label:26} p50 {ms(p50):>9}  p95 {ms(p95):>9}  {queries} queries  (n={len(times)})")
+
+
+def run() -> Result:
+    header(NAME, "Alerts center › Requests with 100 vs 100,000 requests (10 organizations)")
+    reset_data()
+    tenants = [tenant_create(f"q{number}") for number in range(TENANTS)]
+    client = Client()
+    client.force_login(tenants[0].admin)
+    small_urls = {"first": URL, "deep": _top_cursor_url()}
+
+    with step("load 100 requests"):
+        _small(tenants)
+        analyze("signup_signuprequest")
+    small_a = _measure(client, small_urls, SAMPLES // 2, "100")
+    with step(f"load {TENANTS * LARGE_PER_TENANT:,} requests (bulk_create) and ANALYZE"):
+        _empty_requests()
+        _large(tenants)
+        analyze("signup_signuprequest")
+    large_urls = {"first": URL, "deep": _deep_url(client)}
+    large = _measure(client, large_urls, SAMPLES, "100k")
+    plans = {label: _explain(sql) for label, sql in large["sql"].items()}
+    with step("back to 100 requests"):
+        _empty_requests()
+        _small(tenants)
+        analyze("signup_signuprequest")
+    small_b = _measure(client, small_urls, SAMPLES - SAMPLES // 2, "100")
+
+    print(f"  deep page: {large_urls['deep']}")
+    ratios, same_queries = {}, True
+    for label in ("first", "deep"):
+        small_times = small_a["times"][label] + small_b["times"][label]
+        small_queries = {small_a["queries"][label], small_b["queries"][label]}
+        _print(f"{label} page, 100 requests", small_times, small_a["queries"][label])
+        _print(f"{label} page, 100k requests", large["times"][label], large["queries"][label])
+        ratios[label] = percentile(large["times"][label], 0.5) / percentile(small_times, 0.5)
+        same_queries = same_queries and small_queries == {large["queries"][label]}
+        print(f"  {label} page p50 ratio 100k ÷ 100: {ratios[label]:.2f}")
+    print(f"  identical query counts: {same_queries}")
+    for label, plan in plans.items():
+        print(f"  EXPLAIN ANALYZE of the queue query, {label} page, 100k requests:")
+        print(f"    top node: {plan[0].strip()}")
+        print("\n".join(f"      {line}" for line in plan[1:]))
+    ratio = max(ratios.values())
+    passed = ratio <= TARGET and same_queries
+    return report(Result(NAME, ratio, f"<={TARGET} (worst of first/deep, equal queries)", passed))

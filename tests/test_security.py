@@ -1,0 +1,325 @@
+"""Anti-abuse and hardening: rate limits, bots, enumeration, headers, sessions and tokens."""
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from selfsignup.net import client_ip
+from signup import tokens
+from signup.models import SignupRequest, Submission
+from tests import factories
+from tests.helpers import human
+
+CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]+"')
+
+
+def post_signup(client, site, email="a@example.net", **extra):
+    data = human({"email": email, "first_name": "A", "last_name": "B"})
+    return client.post(f"/sites/{site.slug}/signup/", data, **extra)
+
+
+# --- Rate limits ------------------------------------------------------------------------------
+
+
+def test_signup_is_limited_per_client_address(client, site, settings):
+    settings.RATELIMIT_SIGNUP_PER_IP = "3/m"
+    for i in range(3):
+        assert post_signup(client, site, email=f"p{i}@example.net").status_code == 200
+    limited = post_signup(client, site, email="p9@example.net", HTTP_ACCEPT_LANGUAGE="fr")
+    assert limited.status_code == 429
+    assert limited.headers["Retry-After"] == "300"
+    assert "Trop de tentatives" in limited.content.decode()
+    other_client = post_signup(client, site, email="p8@example.net", REMOTE_ADDR="192.0.2.7")
+    assert other_client.status_code == 200
+
+
+def test_signup_is_limited_per_site_and_address(client, site, settings):
+    settings.RATELIMIT_SIGNUP_PER_ADDRESS = "2/h"
+    for address in ["same@example.net", "SAME@Example.net."]:
+        assert post_signup(client, site, email=address).status_code == 200
+    assert post_signup(client, site, email="same@example.net").status_code == 429
+    assert post_signup(client, site, email="other@example.net").status_code == 200
+    assert (
+        "Too many attempts" in post_signup(client, site, email="Same@example.net").content.decode()
+    )
+
+
+@pytest.mark.parametrize("path", ["/hub/login/", "/sites/{slug}/signin/"])
+def test_sign_in_is_limited_per_address_and_per_account(client, site, full_admin, settings, path):
+    path = path.format(slug=site.slug)
+    settings.RATELIMIT_SIGNIN_PER_ACCOUNT = "3/15m"
+    settings.RATELIMIT_SIGNIN_PER_IP = "5/5m"
+    for _ in range(3):
+        answer = client.post(path, {"username": "ana@acme.example", "password": "wrong"})
+        assert answer.status_code == 200
+    # The account is locked for everyone, even with the right password, from anywhere.
+    locked = client.post(
+        path,
+        {"username": "ANA@acme.example", "password": factories.PASSWORD},
+        REMOTE_ADDR="198.51.100.1",
+    )
+    assert locked.status_code == 429
+    # And this client address is limited whatever account it tries.
+    for i in range(2):
+        client.post(path, {"username": f"x{i}@example.net", "password": "wrong"})
+    assert client.post(path, {"username": "y@example.net", "password": "w"}).status_code == 429
+
+
+def test_limits_fail_open_when_the_cache_is_down(client, site, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens there
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.2},
+        }
+    }
+    settings.RATELIMIT_SIGNUP_PER_IP = "1/m"
+    for i in range(3):
+        assert post_signup(client, site, email=f"open{i}@example.net").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "remote", "expected"),
+    [
+        (0, "203.0.113.9", "10.0.0.1", "10.0.0.1"),  # no proxy trusted: the header is ignored
+        (1, "203.0.113.9", "10.0.0.1", "203.0.113.9"),
+        (1, "6.6.6.6, 203.0.113.9", "10.0.0.1", "203.0.113.9"),  # the client's own claim ignored
+        (2, "6.6.6.6, 203.0.113.9, 10.0.0.2", "10.0.0.1", "203.0.113.9"),
+        (2, "203.0.113.9", "10.0.0.1", "10.0.0.1"),  # fewer entries than proxies: don't guess
+        (1, "not-an-ip", "10.0.0.1", "10.0.0.1"),
+        (1, "2001:db8::1", "10.0.0.1", "2001:db8::1"),
+    ],
+)
+def test_client_address_behind_proxies(settings, proxies, forwarded, remote, expected):
+    settings.TRUSTED_PROXIES = proxies
+    request = RequestFactory().get("/", HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR=remote)
+    assert client_ip(request) == expected
+
+
+def test_spoofed_forwarded_for_does_not_escape_the_limit(client, site, settings):
+    settings.TRUSTED_PROXIES = 1
+    settings.RATELIMIT_SIGNUP_PER_IP = "2/m"
+    for spoof in ["1.1.1.1", "2.2.2.2", "3.3.3.3"]:
+        answer = post_signup(
+            client,
+            site,
+            email=f"{spoof}@example.net",
+            HTTP_X_FORWARDED_FOR=f"{spoof}, 203.0.113.50",
+        )
+    assert answer.status_code == 429
+
+
+# --- Bots -------------------------------------------------------------------------------------
+
+
+def test_bots_get_the_same_page_and_create_nothing(client, site, run_commits):
+    person = post_signup(client, site, email="person@example.net")
+    bodies = {CSRF.sub(b"", person.content)}
+    started_now = client.get(f"/sites/{site.slug}/signup/").context["form"]["started"].value()
+    bot_payloads = [
+        human(
+            {
+                "email": "bot1@example.net",
+                "first_name": "B",
+                "last_name": "O",
+                "website": "http://spam.example",
+            }
+        ),
+        {"email": "bot2@example.net", "first_name": "B", "last_name": "O"},  # no start time
+        {
+            "email": "bot3@example.net",
+            "first_name": "B",
+            "last_name": "O",
+            "started": started_now,
+        },  # sent back at once
+        {
+            "email": "bot4@example.net",
+            "first_name": "B",
+            "last_name": "O",
+            "started": "forged:value",
+        },
+    ]
+    with run_commits():
+        for payload in bot_payloads:
+            answer = client.post(f"/sites/{site.slug}/signup/", payload)
+            assert answer.status_code == 200
+            bodies.add(CSRF.sub(b"", answer.content))
+    assert len(bodies) == 1
+    assert list(Submission.objects.values_list("email", flat=True)) + list(
+        SignupRequest.objects.values_list("email", flat=True)
+    ) == ["person@example.net"]
+
+
+def test_honeypot_is_hidden_from_people_and_never_echoed(client, site):
+    page = client.get(f"/sites/{site.slug}/signup/").content.decode()
+    assert 'class="hp" aria-hidden="true"' in page and 'tabindex="-1"' in page
+    again = client.post(
+        f"/sites/{site.slug}/signup/", human({"email": "bad", "website": "filled-by-bot"})
+    ).content.decode()
+    assert "filled-by-bot" not in again
+
+
+# --- No enumeration ---------------------------------------------------------------------------
+
+
+def test_no_enumeration_same_answer_same_work(client, site, other_org, full_admin, run_commits):
+    """OWASP ASVS 6.3.8: new, duplicate, existing host, auto-rejected, other organization."""
+    from sites.services import SettingsValues, site_settings_update
+
+    site_settings_update(
+        site_id=site.pk,
+        acting_user=None,
+        values=SettingsValues(
+            signup_enabled=True,
+            reject_entries=["spam.example"],
+            required_fields=["first_name", "last_name"],
+        ),
+    )
+    host = factories.PersonFactory(organization=site.organization, email="host@example.net")
+    factories.HostLicenseFactory(person=host, site=site)
+    factories.PersonFactory(organization=other_org, email="taken@globex.example")
+    with run_commits():
+        post_signup(client, site, email="dup@example.net")
+    cases = [
+        "new@example.net",
+        "dup@example.net",
+        "host@example.net",
+        "bot@spam.example",
+        "taken@globex.example",
+    ]
+    answers, queries = [], []
+    for email in cases:
+        with CaptureQueriesContext(connection) as captured:
+            answers.append(post_signup(client, site, email=email))
+        queries.append(len(captured.captured_queries))
+    assert {a.status_code for a in answers} == {200}
+    assert len({CSRF.sub(b"", a.content) for a in answers}) == 1
+    assert len({tuple(sorted(a.headers.items())) for a in answers}) == 1
+    assert len(set(queries)) == 1, queries  # the request does the same work for each
+
+
+# --- Headers, settings ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/sites/{slug}/", "/sites/{slug}/signup/", "/hub/login/"])
+def test_security_headers(client, site, path):
+    response = client.get(path.format(slug=site.slug))
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_pages_have_no_inline_script_or_style(client, site, full_admin):
+    req = factories.SignupRequestFactory(site=site)
+    pages = [f"/sites/{site.slug}/", f"/sites/{site.slug}/signup/", "/hub/login/"]
+    client.force_login(full_admin)
+    pages += [
+        "/hub/",
+        f"/hub/meetings/sites/{site.slug}/settings/",
+        "/hub/alerts/requests/",
+        f"/hub/alerts/requests/{req.pk}/",
+        "/hub/people/",
+        "/hub/alerts/audit/",
+    ]
+    for path in pages:
+        html = client.get(path).content.decode()
+        assert " style=" not in html, path
+        assert "<script" not in html, path
+        assert not re.search(r" on[a-z]+=", html), path
+
+
+PRODUCTION = {
+    "SECRET_KEY": secrets.token_urlsafe(60),
+    "DEBUG": "0",
+    "ALLOWED_HOSTS": "meetings.example.com",
+    "SITE_URL": "https://meetings.example.com",
+    "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/x",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "EMAIL_URL": "smtp://127.0.0.1:25",
+}
+
+
+def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {
+        k: v for k, v in os.environ.items() if k not in PRODUCTION and not k.startswith("PYTEST")
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=django_settings.BASE_DIR,
+        env=clean | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_deploy_check_is_clean_with_production_settings():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("key", ["", "short", "django-insecure-" + "x" * 60, "a" * 60])
+def test_production_refuses_a_weak_secret_key(key):
+    result = run_manage("check", env=PRODUCTION | {"SECRET_KEY": key})
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_production_cookies_and_hsts():
+    result = run_manage(
+        "shell",
+        "-c",
+        "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, "
+        "s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS, s.DEBUG, s.SESSION_COOKIE_HTTPONLY)",
+        env=PRODUCTION,
+    )
+    assert result.stdout.split()[-5:] == ["True", "True", "31536000", "False", "True"]
+
+
+# --- Sessions and tokens ----------------------------------------------------------------------
+
+
+def test_hub_sessions_expire(client, full_admin):
+    client.post("/hub/login/", {"username": full_admin.email, "password": factories.PASSWORD})
+    assert client.get("/hub/").status_code == 200
+    session = Session.objects.get()
+    assert session.expire_date <= timezone.now() + timedelta(
+        seconds=django_settings.SESSION_COOKIE_AGE + 5
+    )
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+    assert client.get("/hub/").status_code == 302
+
+
+def test_tokens_are_bound_to_their_object_and_purpose():
+    confirm = tokens.confirmation_token(request_id=7, nonce="n" * 32)
+    with pytest.raises(tokens.BadToken):
+        tokens.read_activation_token(confirm)  # another purpose (salt)
+    assert tokens.read_confirmation_token(confirm) == (7, "n" * 32)
+    tampered = confirm.replace(
+        confirm.split(":")[0], tokens.signing.dumps({"r": 8, "n": "x"}, salt="other")[:10]
+    )
+    with pytest.raises(tokens.BadToken):
+        tokens.read_confirmation_token(tampered)
+
+
+def test_nonces_are_compared_in_constant_time():
+    with mock.patch("signup.tokens.constant_time_compare", return_value=True) as compare:
+        assert tokens.nonce_matches("a" * 32, "b" * 32)
+    compare.assert_called_once_with("a" * 32, "b" * 32)
+    assert not tokens.nonce_matches("", "")  # an unset nonce never matches
