@@ -11,6 +11,8 @@ from django.db import transaction
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
+from selfsignup.logs import request_id
+
 logger = logging.getLogger(__name__)
 
 BROKER_ERRORS = (OperationalError, RedisError, ConnectionError, OSError)
@@ -19,7 +21,8 @@ BROKER_ERRORS = (OperationalError, RedisError, ConnectionError, OSError)
 def enqueue(task: Task, *args: object) -> bool:
     """Publish `task(*args)` now; return False (and log) when the broker can't take it."""
     try:
-        task.apply_async(args=args)
+        # The request id travels with the message, so the worker's logs name the same request.
+        task.apply_async(args=args, headers={"request_id": request_id.get()})
     except BROKER_ERRORS as exc:
         logger.warning("broker unavailable, %s%r left for the sweep: %s", task.name, args, exc)
         return False

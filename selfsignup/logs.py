@@ -1,0 +1,76 @@
+"""Structured logs: one JSON object a line, each carrying the id of the request (or task) that
+wrote it, so that a sign-up can be followed from the web process into the workers."""
+
+import contextvars
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from django.http import HttpRequest, HttpResponse
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+# An id from the load balancer is kept if it looks like one; anything else is replaced.
+_INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+
+
+class RequestIdMiddleware:
+    """Take X-Request-ID from the proxy (or make one), expose it to logs and the response."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        rid = incoming if _INCOMING_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id.reset(token)
+        response["X-Request-ID"] = rid
+        return response
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if getattr(record, "request_id", ""):
+            entry["request_id"] = record.request_id
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+_task_tokens: dict[str, contextvars.Token] = {}
+
+
+def bind_task_request_id(task_id: str | None = None, task=None, **_kwargs) -> None:
+    """Celery `task_prerun`: a task logs with the id of the web request that enqueued it
+    (sent along as a message header), or else with its own task id."""
+    inherited = None
+    if task is not None:
+        headers = getattr(task.request, "headers", None) or {}
+        inherited = getattr(task.request, "request_id", None) or headers.get("request_id")
+    _task_tokens[task_id or ""] = request_id.set(inherited or task_id or "")
+
+
+def unbind_task_request_id(task_id: str | None = None, **_kwargs) -> None:
+    """Celery `task_postrun`: give back the id of whatever ran the task (a request, in-process)."""
+    token = _task_tokens.pop(task_id or "", None)
+    if token is not None:
+        request_id.reset(token)

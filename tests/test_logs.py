@@ -1,0 +1,45 @@
+"""Structured logs with a request id that follows the work into its tasks."""
+
+import json
+import logging
+
+import pytest
+
+from selfsignup.logs import JsonFormatter, RequestIdFilter, request_id
+from tests.helpers import human
+
+
+def test_every_response_carries_a_request_id(client, site):
+    first = client.get(f"/sites/{site.slug}/")
+    second = client.get(f"/sites/{site.slug}/")
+    assert len(first["X-Request-ID"]) == 32 and first["X-Request-ID"] != second["X-Request-ID"]
+    kept = client.get(f"/sites/{site.slug}/", HTTP_X_REQUEST_ID="lb-1234567890")
+    assert kept["X-Request-ID"] == "lb-1234567890"
+    replaced = client.get(f"/sites/{site.slug}/", HTTP_X_REQUEST_ID="bad\nid")
+    assert replaced["X-Request-ID"] != "bad\nid"
+
+
+def test_json_lines_name_the_request(caplog):
+    token = request_id.set("req-42")
+    try:
+        record = logging.LogRecord("signup", logging.INFO, __file__, 1, "hello %s", ("é",), None)
+        RequestIdFilter().filter(record)
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        request_id.reset(token)
+    assert line["message"] == "hello é" and line["request_id"] == "req-42"
+    assert line["level"] == "INFO" and line["logger"] == "signup"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tasks_log_with_the_request_id_that_enqueued_them(client, site, caplog):
+    """Real commits: the enqueue happens inside the request, as in production."""
+    caplog.set_level(logging.INFO)
+    response = client.post(
+        f"/sites/{site.slug}/signup/",
+        human({"email": "log@example.net", "first_name": "L", "last_name": "G"}),
+        HTTP_X_REQUEST_ID="trace-abcdef12",
+    )
+    assert response["X-Request-ID"] == "trace-abcdef12"
+    task_lines = [r for r in caplog.records if r.name == "celery.app.trace"]
+    assert task_lines and all(r.request_id == "trace-abcdef12" for r in task_lines)
