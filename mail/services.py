@@ -63,12 +63,23 @@ def email_queue_many(specs: list[EmailSpec]) -> list[OutboxEmail]:
     emails = list(
         OutboxEmail.objects.filter(idempotency_key__in=[spec.idempotency_key for spec in specs])
     )
-    from mail.tasks import deliver_email
-
-    for email in emails:
-        if email.status == OutboxEmail.Status.QUEUED:
-            enqueue_on_commit(deliver_email, email.pk)
+    deliver_after_commit([e.pk for e in emails if e.status == OutboxEmail.Status.QUEUED])
     return emails
+
+
+DELIVERY_BATCH = 25
+
+
+def deliver_after_commit(email_ids: list[int]) -> None:
+    """Enqueue delivery of these rows once the transaction commits, a few to a message."""
+    from mail.tasks import deliver_email, deliver_emails
+
+    for start in range(0, len(email_ids), DELIVERY_BATCH):
+        batch = email_ids[start : start + DELIVERY_BATCH]
+        if len(batch) == 1:
+            enqueue_on_commit(deliver_email, batch[0])
+        else:
+            enqueue_on_commit(deliver_emails, batch)
 
 
 def email_queue(
@@ -95,21 +106,22 @@ class DeliveryOutcome:
 SKIPPED = DeliveryOutcome("skipped")
 
 
+_CLAIM_SQL = (
+    "UPDATE {table} SET status = %s, attempts = attempts + 1, sending_started_at = %s, "
+    "updated_at = %s WHERE id = %s AND status = %s RETURNING *"
+)
+
+
 def _claim(email_id: int) -> OutboxEmail | None:
-    """Lock the row and mark it sending, in its own committed transaction."""
-    with transaction.atomic():
-        email = (
-            OutboxEmail.objects.select_for_update(skip_locked=True)
-            .filter(pk=email_id, status=OutboxEmail.Status.QUEUED)
-            .first()
-        )
-        if email is None:
-            return None
-        email.status = OutboxEmail.Status.SENDING
-        email.attempts += 1
-        email.sending_started_at = timezone.now()
-        email.save(update_fields=["status", "attempts", "sending_started_at", "updated_at"])
-    return email
+    """Mark the row sending if it is queued, in one committed statement; None if it was not.
+
+    Of two workers claiming the same row, the second waits for the first's commit, then finds
+    the row no longer queued."""
+    now = timezone.now()
+    sql = _CLAIM_SQL.format(table=OutboxEmail._meta.db_table)
+    params = [OutboxEmail.Status.SENDING, now, now, email_id, OutboxEmail.Status.QUEUED]
+    claimed = list(OutboxEmail.objects.raw(sql, params))
+    return claimed[0] if claimed else None
 
 
 def is_permanent_failure(exc: BaseException) -> bool:
@@ -215,11 +227,12 @@ def outbox_sweep(*, limit: int = 500) -> int:
         )
         # Push the due time forward so that a second sweep a moment later leaves them alone.
         OutboxEmail.objects.filter(pk__in=due + interrupted).update(next_attempt_at=now)
-    from mail.tasks import deliver_email
+    from mail.tasks import deliver_emails
 
-    for pk in due + interrupted:
-        enqueue(deliver_email, pk)
-    return len(due) + len(interrupted)
+    swept = due + interrupted
+    for start in range(0, len(swept), DELIVERY_BATCH):
+        enqueue(deliver_emails, swept[start : start + DELIVERY_BATCH])
+    return len(swept)
 
 
 class NotFailed(Exception):

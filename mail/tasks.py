@@ -23,6 +23,22 @@ def deliver_email(self, email_id: int) -> str:
     return outcome.status
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def deliver_emails(email_ids: list[int]) -> dict[str, int]:
+    """Deliver a few outbox emails, each exactly as `deliver_email` would; those that must be
+    tried again later get a message of their own."""
+    counts: dict[str, int] = {}
+    for email_id in email_ids:
+        outcome = services.email_deliver(email_id=email_id)
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        if outcome.retry_in is not None and not deliver_emails.request.is_eager:
+            try:
+                deliver_email.apply_async((email_id,), countdown=outcome.retry_in)
+            except BROKER_ERRORS as exc:
+                logger.warning("could not schedule the retry of email %s: %s", email_id, exc)
+    return counts
+
+
 @shared_task
 def outbox_sweep() -> int:
     """Enqueue again emails that were never picked up or got stuck in flight."""

@@ -17,6 +17,11 @@ def _bind_request_id(task_id=None, task=None, **kwargs) -> None:
     from selfsignup.logs import bind_task_request_id
 
     bind_task_request_id(task_id=task_id, task=task)
+    if task is not None and not task.request.is_eager:
+        from django.db import close_old_connections
+
+        # Connections are reused between tasks: drop those past CONN_MAX_AGE or broken.
+        close_old_connections()
 
 
 @task_postrun.connect

@@ -232,6 +232,9 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.2,
 }
+# Workers keep their database connection between tasks (Celery closes it after each task
+# otherwise, whatever CONN_MAX_AGE says); stale or broken ones are dropped before each task.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "mail.tasks.outbox_sweep", "schedule": SWEEP_INTERVAL_SECONDS},
     "submissions-sweep": {

@@ -37,11 +37,9 @@ def submission_receive(*, site: Site, email: str, fields: dict, language: str) -
     """
     from signup.tasks import process_submission
 
-    with transaction.atomic():
-        submission = Submission.objects.create(
-            site=site, email=email, fields=fields, language=language
-        )
-        enqueue_on_commit(process_submission, submission.pk)
+    # One INSERT is its own transaction: the task is enqueued once the row is committed.
+    submission = Submission.objects.create(site=site, email=email, fields=fields, language=language)
+    enqueue_on_commit(process_submission, submission.pk)
     return submission
 
 
