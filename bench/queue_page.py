@@ -1,5 +1,5 @@
 """queue_page: the Alerts center page /hub/alerts/requests/ with 100 requests and with 100,000,
-spread over 10 organizations (one site and one full administrator each).
+spread over 10 organizations (one site and one full administrator each), loaded with COPY.
 
 In-process (django.test.Client, logged in as one organization's administrator), p50 and p95 of
 the first page and of a page ~4,000 rows deep (reached by following the next-cursor link 80
@@ -141,7 +141,7 @@ def run() -> Result:
         _small(tenants)
         analyze("signup_signuprequest")
     small_a = _measure(client, small_urls, SAMPLES // 2, "100")
-    with step(f"load {TENANTS * LARGE_PER_TENANT:,} requests (bulk_create) and ANALYZE"):
+    with step(f"load {TENANTS * LARGE_PER_TENANT:,} requests (COPY) and ANALYZE"):
         _empty_requests()
         _large(tenants)
         analyze("signup_signuprequest")

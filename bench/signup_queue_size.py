@@ -3,32 +3,24 @@ requests, under gunicorn (2 sync workers) loaded by wrk (8 connections), as sign
 
 The 100,000 requests sit on the sign-up site itself (20,000) and on nine other organizations'
 sites. They are loaded once (COPY) and kept aside in a copy of the table, so that the states can
-alternate (empty, full, full, empty; 5 s each) without stopping the server: a change of
+alternate (empty, full, full, empty, twice; 3 s each) without stopping the server: a change of
 background load hits both states alike. Each run starts with an empty submissions table.
 Ratio: req/s(empty) ÷ req/s(100,000 requests), target ≤ 1.1.
 """
 
 from django.db import connection
 
-from bench.common import (
-    Gunicorn,
-    Result,
-    WrkResult,
-    analyze,
-    header,
-    report,
-    reset_data,
-    step,
-)
+from bench.common import Gunicorn, Result, analyze, header, report, reset_data, step
 from bench.data import requests_create, tenant_create
 from bench.signup_web import WEB_ENV, checked, signup_script, signup_site, signup_wrk
+from bench.wrk import WrkResult
 
 NAME = "signup_queue_size"
 ON_SIGNUP_SITE = 20_000
 OTHER_TENANTS = 9
 PER_OTHER_TENANT = 80_000 // OTHER_TENANTS + 1
-ROUNDS = 2
-ROUND_SECONDS = 5
+ROUNDS = 4
+ROUND_SECONDS = 3
 WARMUP_SECONDS = 2
 TARGET = 1.1
 

@@ -2,24 +2,14 @@
 workers) with the same settings, middleware and PostgreSQL, loaded by wrk (8 connections).
 
 Baselines: a bare view (small response, no database) and a view inserting one row. The sign-up
-is a real valid form with its CSRF token, a new address each time. Each target gets 10 s of load
-in two 5 s rounds, interleaved so that a change of background load hits all three alike. Every
+is a real valid form with its CSRF token, a new address each time. Each target gets 12 s of load
+in four 3 s rounds, interleaved so that a change of background load hits all three alike. Every
 run must answer only 2xx, and every 2xx sign-up must have stored its submission.
 Ratio: req/s(sign-up) ÷ req/s(one-row insert), target ≥ 0.6.
 """
 
 from bench.baseline_urls import BARE_PATH, ONE_ROW_PATH
-from bench.common import (
-    Gunicorn,
-    Result,
-    WrkResult,
-    header,
-    report,
-    reset_data,
-    run_wrk,
-    step,
-    wrk_get_script,
-)
+from bench.common import Gunicorn, Result, header, report, reset_data, step
 from bench.signup_web import (
     WEB_ENV,
     baseline_table,
@@ -28,10 +18,11 @@ from bench.signup_web import (
     signup_site,
     signup_wrk,
 )
+from bench.wrk import WrkResult, run_wrk, wrk_get_script
 
 NAME = "signup_throughput"
-ROUNDS = 2
-ROUND_SECONDS = 5
+ROUNDS = 4
+ROUND_SECONDS = 3
 WARMUP_SECONDS = 2
 TARGET = 0.6
 

@@ -7,23 +7,23 @@ import time
 from django.conf import settings
 from django.db import connection
 
-from bench.common import (
+from bench.common import purge_queue
+from bench.data import Tenant, tenant_create
+from bench.wrk import (
     WRK_CONNECTIONS,
     WrkResult,
     form_tokens,
     post_form,
-    purge_queue,
     run_wrk,
     wrk_signup_script,
 )
-from bench.data import Tenant, tenant_create
 from signup.models import Submission
 
 SLUG = "bench"
 SIGNUP_PATH = f"/sites/{SLUG}/signup/"
-# All the load comes from 127.0.0.1: the per-address limit is raised so that it is never hit,
-# but the limiter still runs (and counts in Redis) on every POST. Each POST has a new address,
-# so the per-email limit keeps its production value.
+# All the load comes from 127.0.0.1: the limit per client IP is raised so that it is never hit,
+# but the limiter still runs (and counts in Redis) on every POST. Each POST has a new email
+# address, so the limit per address keeps its production value.
 WEB_ENV = {"RATELIMIT_SIGNUP_PER_IP": "1000000/h"}
 
 
