@@ -5,7 +5,7 @@ implementation of each decision's effects, `_approve_batch` and `_reject_batch`,
 batch of locked requests with a fixed number of statements per batch.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -72,13 +72,31 @@ class Outcome:
     request: SignupRequest | None = None
 
 
-def _decision_changes(req: SignupRequest, **extra: object) -> dict:
-    return {
-        "email": req.email,
-        "basis": req.decision_basis,
-        "pattern": req.decision_pattern,
-        **extra,
-    }
+def _record_decisions(
+    reqs: list[SignupRequest],
+    action: str,
+    actor: User | None,
+    details: Callable[[SignupRequest], dict],
+) -> None:
+    """One audit event per decided request, in one statement."""
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            **audit_fields(
+                organization_id=req.organization_id,
+                action=action,
+                actor=actor,
+                site=req.site,
+                request=req,
+                changes={
+                    "email": req.email,
+                    "basis": req.decision_basis,
+                    "pattern": req.decision_pattern,
+                    **details(req),
+                },
+            )
+        )
+        for req in reqs
+    )
 
 
 def _close(req: SignupRequest, status: str, actor: User | None, decision: Decision | None):
@@ -219,22 +237,14 @@ def _approve_batch(
         _close(req, SignupRequest.Status.APPROVED, actor, (decisions or {}).get(req.pk))
         req.person = people[req.email_normalized]
     SignupRequest.objects.bulk_update(approved, [*_CLOSE_FIELDS, "person"])
-    AuditEvent.objects.bulk_create(
-        AuditEvent(
-            **audit_fields(
-                organization_id=req.organization_id,
-                action=AuditEvent.Action.REQUEST_APPROVED,
-                actor=actor,
-                site=req.site,
-                request=req,
-                changes=_decision_changes(
-                    req,
-                    person_created=req.email_normalized in created,
-                    license_granted=(req.person.pk, req.site_id) not in held,
-                ),
-            )
-        )
-        for req in approved
+    _record_decisions(
+        approved,
+        AuditEvent.Action.REQUEST_APPROVED,
+        actor,
+        lambda req: {
+            "person_created": req.email_normalized in created,
+            "license_granted": (req.person.pk, req.site_id) not in held,
+        },
     )
     specs = [emails.host_ready(req, req.person) for req in approved]
     if actor is None:
@@ -255,18 +265,11 @@ def _reject_batch(
         _close(req, SignupRequest.Status.REJECTED, actor, (decisions or {}).get(req.pk))
         req.rejection_reason = reason.strip()[:1000]
     SignupRequest.objects.bulk_update(reqs, [*_CLOSE_FIELDS, "rejection_reason"])
-    AuditEvent.objects.bulk_create(
-        AuditEvent(
-            **audit_fields(
-                organization_id=req.organization_id,
-                action=AuditEvent.Action.REQUEST_REJECTED,
-                actor=actor,
-                site=req.site,
-                request=req,
-                changes=_decision_changes(req, reason=req.rejection_reason),
-            )
-        )
-        for req in reqs
+    _record_decisions(
+        reqs,
+        AuditEvent.Action.REQUEST_REJECTED,
+        actor,
+        lambda req: {"reason": req.rejection_reason},
     )
     email_queue_many([emails.declined(req) for req in reqs])
 

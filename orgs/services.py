@@ -6,24 +6,16 @@ from alerts.audit import audit_record
 from alerts.models import AuditEvent
 from orgs.models import HostLicense, LicenseTemplate, Organization, Person, User
 from sites.domains import normalize_email
-from sites.models import Site
+from sites.models import SUBMITTED_FIELD_LABELS, Site
 
 
 class EmailInOtherOrganization(Exception):
     """The address belongs to a person of another organization."""
 
 
-PROFILE_KEYS = (
-    "phone",
-    "company",
-    "job_title",
-    "street",
-    "city",
-    "state",
-    "postal_code",
-    "country",
-    "time_zone",
-    "preferred_language",
+# What a person's profile keeps of a sign-up: every submitted field but the names.
+PROFILE_KEYS = tuple(
+    key for key in SUBMITTED_FIELD_LABELS if key not in ("first_name", "last_name")
 )
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from signup.forms import SignupForm
 from sites.forms import SiteSettingsForm
-from sites.models import REQUIRABLE_FIELD_KEYS, Site
+from sites.models import REQUIRABLE_FIELD_KEYS, SUBMITTED_FIELD_LABELS, Site
 from tests import factories
 from tests.helpers import human
 
@@ -56,20 +56,7 @@ EMAILS = st.one_of(
     st.builds(lambda a, c, b: a + c + b, st.emails(), CONTROL, st.emails()),
     VALUES,
 )
-SIGNUP_FIELDS = [
-    "first_name",
-    "last_name",
-    "phone",
-    "company",
-    "job_title",
-    "street",
-    "city",
-    "state",
-    "postal_code",
-    "country",
-    "time_zone",
-    "preferred_language",
-]
+SIGNUP_FIELDS = list(SUBMITTED_FIELD_LABELS)
 SIGNUP_DATA = st.fixed_dictionaries(
     {"email": EMAILS},
     optional={
