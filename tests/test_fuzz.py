@@ -108,9 +108,16 @@ def fuzz_site(db, settings):
 
 
 def timed(validate) -> float:
-    started = time.perf_counter()
-    validate()
-    return time.perf_counter() - started
+    """Validation time of an input: the best of three tries when the first is over budget, so
+    that a pause of this shared machine is not taken for a slow input (which is slow each time)."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        validate()
+        best = min(best, time.perf_counter() - started)
+        if best < VALIDATION_BUDGET:
+            break
+    return best
 
 
 def check_signup(site: Site, client: Client, data: dict, as_person: bool) -> None:
