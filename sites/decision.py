@@ -71,8 +71,12 @@ def decide_among(
 def decide(*, site: Site, normalized_email: str) -> Decision:
     """Decide a new request for `normalized_email` on `site` with the site's saved settings."""
     domain = email_domain(normalized_email)
-    rows = DomainPattern.objects.filter(site=site, suffix__in=candidate_suffixes(domain))
-    matches = [(row.as_pattern(), row.action) for row in rows.only("suffix", "wildcard", "action")]
+    rows = (
+        DomainPattern.objects.filter(site=site, suffix__in=candidate_suffixes(domain))
+        .only("suffix", "wildcard", "action")
+        .order_by()  # precedence is decided below; the model's ordering would only add a sort
+    )
+    matches = [(row.as_pattern(), row.action) for row in rows]
     return decide_among(
         domain=domain, matches=matches, mode=site.mode, other_domains=site.other_domains
     )

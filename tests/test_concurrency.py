@@ -65,3 +65,49 @@ def test_ten_administrators_decide_the_same_request_once(site):
             f"Already {word} by {req.decided_by.display_name} at" in body for body in loser_bodies
         )
     assert SignupRequest.objects.filter(status="pending").count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sweeps_enqueue_each_row_once(monkeypatch):
+    """Two beat schedulers (or flush_outbox beside beat) sweeping at the same moment."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mail import services
+
+    require_services()
+    stale = timezone.now() - timedelta(minutes=10)
+    OutboxEmail.objects.bulk_create(
+        OutboxEmail(
+            idempotency_key=f"sweep-{i}",
+            kind="request_received",
+            to_email=f"s{i}@example.net",
+            next_attempt_at=stale,
+        )
+        for i in range(200)
+    )
+    enqueued: list[int] = []
+    lock = threading.Lock()
+
+    def record(task, ids):
+        with lock:
+            enqueued.extend(ids)
+        return True
+
+    monkeypatch.setattr(services, "enqueue", record)
+    barrier = threading.Barrier(4)
+
+    def sweep():
+        try:
+            barrier.wait()
+            services.outbox_sweep(limit=500)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(enqueued) == sorted(OutboxEmail.objects.values_list("pk", flat=True))
