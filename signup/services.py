@@ -26,8 +26,6 @@ from sites.decision import decide
 from sites.domains import normalize_email
 from sites.models import Site
 
-NAME_KEYS = ("first_name", "last_name")
-
 
 def submission_receive(*, site: Site, email: str, fields: dict, language: str) -> Submission:
     """Store a valid sign-up form and hand it to a task.
@@ -47,7 +45,9 @@ def submission_process(*, submission_id: int) -> str:
     """Turn one submission into a request, a reminder or an email; return what happened."""
     with transaction.atomic():
         submission = (
-            Submission.objects.select_for_update(skip_locked=True)
+            # Lock the submission only: skipping rows locked through the join would pass over
+            # every sign-up of a site whose row someone else holds (another sign-up, a save).
+            Submission.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("site__organization")
             .filter(pk=submission_id)
             .first()

@@ -111,3 +111,38 @@ def test_concurrent_sweeps_enqueue_each_row_once(monkeypatch):
     for thread in threads:
         thread.join(timeout=60)
     assert sorted(enqueued) == sorted(OutboxEmail.objects.values_list("pk", flat=True))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locked_site_row_does_not_make_a_sign_up_skipped(site):
+    """Another transaction holding the site's row (a settings save, another sign-up being
+    processed) makes processing wait, not pass over the submission."""
+    from signup.models import Submission
+    from signup.services import submission_process
+    from sites.models import Site
+
+    require_services()
+    submission = Submission.objects.create(
+        site=site, email="wait@example.net", fields={"first_name": "W", "last_name": "T"}
+    )
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_site_row():
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                Site.objects.select_for_update().get(pk=site.pk)
+                locked.set()
+                release.wait(timeout=10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_site_row)
+    holder.start()
+    assert locked.wait(timeout=10)
+    threading.Timer(0.5, release.set).start()
+    outcome = submission_process(submission_id=submission.pk)
+    holder.join(timeout=10)
+    assert outcome == "created"
+    assert SignupRequest.objects.filter(email="wait@example.net").exists()
