@@ -2,11 +2,16 @@
 
 The database row is the source of truth: when the broker is unreachable the publish is logged
 and given up, and a periodic sweep enqueues the row again later.
+
+A task that drains a table (rather than taking one id) is published through `wake`: one run
+waiting in the queue serves every row committed before it starts, so a burst of rows costs one
+cache round trip each instead of one broker message each.
 """
 
 import logging
 
 from celery import Task
+from django.core.cache import cache
 from django.db import transaction
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
@@ -32,3 +37,26 @@ def enqueue(task: Task, *args: object) -> bool:
 def enqueue_on_commit(task: Task, *args: object) -> None:
     """Publish `task(*args)` once the surrounding transaction has committed."""
     transaction.on_commit(lambda: enqueue(task, *args))
+
+
+def wake(task: Task, *, key: str, ttl: int) -> bool:
+    """Publish `task()` unless a run published under `key` has not started yet.
+
+    The task calls `woken(key)` first thing, then looks for work: a row committed before a
+    publish skipped here is therefore seen by the run that is waiting. When the publish fails
+    the key is cleared; it also expires after `ttl` seconds, in case a waiting run was lost.
+    Returns True when it published.
+    """
+    # False: a run is already waiting. None: the cache is unreachable (so is the broker, which
+    # is the same Redis): the sweep finds the row later.
+    if not cache.add(key, 1, ttl):
+        return False
+    if enqueue(task):
+        return True
+    cache.delete(key)
+    return False
+
+
+def woken(key: str) -> None:
+    """Called by a drain task as it starts: rows committed from now on publish a new run."""
+    cache.delete(key)

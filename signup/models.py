@@ -6,6 +6,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+class SubmissionQuerySet(models.QuerySet["Submission"]):
+    def due(self, now=None) -> "SubmissionQuerySet":
+        """Waiting to be processed: never tried, or failed and due for another try."""
+        now = now or timezone.now()
+        return self.filter(models.Q(not_before__isnull=True) | models.Q(not_before__lte=now))
+
+
 class Submission(models.Model):
     """A valid sign-up form, as received. The web request writes only this row, the same way
     for every address; a task turns it into a request (or an email) and deletes it."""
@@ -15,8 +22,11 @@ class Submission(models.Model):
     fields = models.JSONField(default=dict)
     language = models.CharField(max_length=8, default="en")
     created_at = models.DateTimeField(default=timezone.now)
-    # When it was last handed to the broker; the sweep hands it again only well after that.
-    enqueued_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Set only when processing failed: how often, and when it may be tried again.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    not_before = models.DateTimeField(null=True, blank=True)
+
+    objects = SubmissionQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.email} @ {self.site_id}"

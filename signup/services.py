@@ -1,8 +1,9 @@
 """The public side's writes: receiving sign-ups, turning them into requests, confirming
 addresses, purging what was never confirmed, activating new hosts."""
 
+import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -12,7 +13,7 @@ from alerts.services import request_apply_decision
 from mail.models import EmailKind
 from mail.services import email_queue_many
 from orgs.models import Person, User
-from selfsignup.queueing import enqueue, enqueue_on_commit
+from selfsignup.queueing import enqueue, wake, woken
 from signup import emails
 from signup.models import SignupRequest, Submission
 from signup.tokens import (
@@ -26,37 +27,90 @@ from sites.decision import decide
 from sites.domains import normalize_email
 from sites.models import Site
 
+logger = logging.getLogger(__name__)
+
+# The cache key that says a run of `process_submissions` is waiting to start.
+WAKE_KEY = "signup:submissions:wake"
+# Failed tries are counted up to here (the delay between tries stops growing at an hour).
+SUBMISSION_MAX_ATTEMPTS_COUNTED = 100
+
 
 def submission_receive(*, site: Site, email: str, fields: dict, language: str) -> Submission:
-    """Store a valid sign-up form and hand it to a task.
+    """Store a valid sign-up form and make sure a task will process it.
 
     The web request does exactly this whatever the address (new, known, rejected, another
     organization's), so its answer and its timing tell nothing about the address.
     """
-    from signup.tasks import process_submission
-
-    # One INSERT is its own transaction: the task is enqueued once the row is committed.
+    # One INSERT is its own transaction: the worker is woken once the row is committed.
     submission = Submission.objects.create(site=site, email=email, fields=fields, language=language)
-    enqueue_on_commit(process_submission, submission.pk)
+    transaction.on_commit(submissions_wake)
     return submission
 
 
-def submission_process(*, submission_id: int) -> str:
-    """Turn one submission into a request, a reminder or an email; return what happened."""
+def submissions_wake() -> bool:
+    """Publish a run of `process_submissions` unless one is already waiting to start."""
+    from signup.tasks import process_submissions
+
+    return wake(process_submissions, key=WAKE_KEY, ttl=settings.SUBMISSION_WAKE_TTL_SECONDS)
+
+
+def submissions_process(*, limit: int = 500, seconds: float = 20.0) -> int:
+    """Process the waiting submissions, oldest first, until none is left; return how many.
+
+    Runs share the work through SKIP LOCKED. A run that finds more waiting after its first one
+    wakes another (so a backlog spreads over the workers), and a run that reaches `limit` or
+    `seconds` hands the rest to a fresh run rather than holding its worker."""
+    woken(WAKE_KEY)
+    deadline = time.monotonic() + seconds
+    done = 0
+    while done < limit and time.monotonic() < deadline:
+        outcome = submission_process_next(helpers=done == 0)
+        if outcome is None:
+            return done
+        done += 1
+    submissions_wake()
+    return done
+
+
+def submission_process_next(*, helpers: bool = False) -> str | None:
+    """Lock the oldest due submission, turn it into a request, a reminder or an email, and
+    delete it; return what happened, or None when nothing is waiting.
+
+    A submission whose processing fails stays, and is tried again later with a growing delay.
+    With `helpers`, wake another run when more submissions are waiting."""
+    now = timezone.now()
     with transaction.atomic():
         submission = (
             # Lock the submission only: skipping rows locked through the join would pass over
             # every sign-up of a site whose row someone else holds (another sign-up, a save).
-            Submission.objects.select_for_update(skip_locked=True, of=("self",))
+            Submission.objects.due(now)
+            .select_for_update(skip_locked=True, of=("self",))
             .select_related("site__organization")
-            .filter(pk=submission_id)
+            .order_by("pk")
             .first()
         )
         if submission is None:
-            return "gone"
-        outcome = _process(submission)
+            return None
+        if helpers and Submission.objects.due(now).exclude(pk=submission.pk).exists():
+            transaction.on_commit(submissions_wake)
+        try:
+            with transaction.atomic():
+                outcome = _process(submission)
+        except Exception:
+            logger.exception(
+                "sign-up %s could not be processed; it will be tried again", submission.pk
+            )
+            _postpone(submission, now)
+            return "failed"
         submission.delete()
     return outcome
+
+
+def _postpone(submission: Submission, now: datetime) -> None:
+    submission.attempts = min(submission.attempts + 1, SUBMISSION_MAX_ATTEMPTS_COUNTED)
+    delay = min(settings.SUBMISSION_SWEEP_AFTER_SECONDS * 2 ** (submission.attempts - 1), 3600)
+    submission.not_before = now + timedelta(seconds=delay)
+    submission.save(update_fields=["attempts", "not_before"])
 
 
 def _resend_bucket() -> int:
@@ -153,26 +207,17 @@ def _remind(req: SignupRequest) -> None:
     req.save(update_fields=["last_notified_at", "updated_at"])
 
 
-def submissions_sweep(*, limit: int = 500) -> int:
-    """Enqueue again submissions that no worker took (the broker was down, a worker died).
+def submissions_sweep() -> int:
+    """Wake a run when submissions have waited longer than they should (their wake-up was lost
+    with the broker, or a failed one is due again); return how many are waiting so."""
+    from signup.tasks import process_submissions
 
-    Each one is re-enqueued at most once per sweep delay, so a long backlog is not flooded with
-    copies; SKIP LOCKED keeps concurrent sweeps apart."""
-    from signup.tasks import process_submission
-
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.SUBMISSION_SWEEP_AFTER_SECONDS)
-    with transaction.atomic():
-        ids = list(
-            Submission.objects.select_for_update(skip_locked=True)
-            .filter(enqueued_at__lt=stale)
-            .order_by("enqueued_at")
-            .values_list("pk", flat=True)[:limit]
-        )
-        Submission.objects.filter(pk__in=ids).update(enqueued_at=now)
-    for pk in ids:
-        enqueue(process_submission, pk)
-    return len(ids)
+    stale = timezone.now() - timedelta(seconds=settings.SUBMISSION_SWEEP_AFTER_SECONDS)
+    waiting = Submission.objects.due().filter(created_at__lt=stale).count()
+    if waiting:
+        # Straight to the broker: a wake-up key left by a lost run must not hold this one back.
+        enqueue(process_submissions)
+    return waiting
 
 
 def request_confirm(*, token: str, site: Site) -> SignupRequest:

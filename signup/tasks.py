@@ -1,4 +1,4 @@
-"""Celery tasks of the sign-up flow: thin wrappers that take ids and call the services."""
+"""Celery tasks of the sign-up flow: thin wrappers that call the services."""
 
 from celery import shared_task
 
@@ -6,14 +6,15 @@ from signup import services
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
-def process_submission(submission_id: int) -> str:
-    """Turn a received sign-up into a request, a reminder or an email."""
-    return services.submission_process(submission_id=submission_id)
+def process_submissions() -> int:
+    """Turn the received sign-ups into requests, reminders or emails (a drain: see
+    `services.submissions_process`)."""
+    return services.submissions_process()
 
 
 @shared_task
 def submissions_sweep() -> int:
-    """Enqueue again sign-ups that no worker took."""
+    """Wake the sign-up drain when a submission waited too long."""
     return services.submissions_sweep()
 
 

@@ -118,11 +118,11 @@ def test_a_locked_site_row_does_not_make_a_sign_up_skipped(site):
     """Another transaction holding the site's row (a settings save, another sign-up being
     processed) makes processing wait, not pass over the submission."""
     from signup.models import Submission
-    from signup.services import submission_process
+    from signup.services import submission_process_next
     from sites.models import Site
 
     require_services()
-    submission = Submission.objects.create(
+    Submission.objects.create(
         site=site, email="wait@example.net", fields={"first_name": "W", "last_name": "T"}
     )
     locked, release = threading.Event(), threading.Event()
@@ -142,7 +142,49 @@ def test_a_locked_site_row_does_not_make_a_sign_up_skipped(site):
     holder.start()
     assert locked.wait(timeout=10)
     threading.Timer(0.5, release.set).start()
-    outcome = submission_process(submission_id=submission.pk)
+    outcome = submission_process_next()
     holder.join(timeout=10)
     assert outcome == "created"
     assert SignupRequest.objects.filter(email="wait@example.net").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_drains_process_each_sign_up_once(site, full_admin, monkeypatch):
+    """Four workers draining one backlog, with repeated addresses among the sign-ups: every
+    submission is taken once, and each address gets one request."""
+    from signup import services
+    from signup.models import Submission
+    from sites.models import Site
+
+    require_services()
+    Site.objects.filter(pk=site.pk).update(signup_enabled=True, require_confirmation=True)
+    monkeypatch.setattr(services, "submissions_wake", lambda: False)
+    Submission.objects.bulk_create(
+        Submission(
+            site=site,
+            email=f"drain{i % 60}@example.net",
+            fields={"first_name": "D", "last_name": str(i)},
+        )
+        for i in range(120)
+    )
+    counts: list[int] = []
+    barrier = threading.Barrier(4)
+
+    def drain():
+        try:
+            barrier.wait()
+            counts.append(services.submissions_process())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=drain) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sum(counts) == 120
+    assert not Submission.objects.exists()
+    assert SignupRequest.objects.count() == 60
+    assert sorted(SignupRequest.objects.values_list("email", flat=True)) == sorted(
+        f"drain{i}@example.net" for i in range(60)
+    )

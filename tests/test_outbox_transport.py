@@ -126,7 +126,10 @@ def test_flush_outbox_command(db, outbox, run_commits, capsys):
     )
     with run_commits():
         call_command("flush_outbox")
-    assert "Re-enqueued 0 sign-ups and 1 emails." in capsys.readouterr().out
+    assert (
+        "Woke the processing of 0 waiting sign-ups; re-enqueued 1 emails."
+        in capsys.readouterr().out
+    )
     assert OutboxEmail.objects.get(pk=email.pk).status == "sent"
 
 

@@ -241,7 +241,7 @@ def test_submissions_left_by_a_broker_outage_are_swept(site, reviewers, run_comm
     stale = Submission.objects.create(
         site=site, email="late@example.net", fields={"first_name": "L", "last_name": "Ate"}
     )
-    Submission.objects.filter(pk=stale.pk).update(enqueued_at=timezone.now() - timedelta(minutes=5))
+    Submission.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(minutes=5))
     with run_commits():
         assert submissions_sweep() == 1
     assert not Submission.objects.exists()

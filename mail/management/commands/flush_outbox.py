@@ -13,4 +13,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         submissions = submissions_sweep()
         emails = outbox_sweep()
-        self.stdout.write(f"Re-enqueued {submissions} sign-ups and {emails} emails.")
+        self.stdout.write(
+            f"Woke the processing of {submissions} waiting sign-ups; re-enqueued {emails} emails."
+        )
