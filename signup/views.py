@@ -3,8 +3,8 @@
 import logging
 
 from django.contrib.auth import login, logout
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils.translation import get_language
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -16,22 +16,13 @@ from sites.models import Site
 
 logger = logging.getLogger(__name__)
 
-PUBLIC_SITE_FIELDS = (
-    "name",
-    "slug",
-    "kind",
-    "sso_enabled",
-    "signup_enabled",
-    "required_fields",
-    "organization__name",
-)
-
 
 def _site(slug: str) -> Site:
     """The site of a public page, with only what these pages show (they are the hot path)."""
-    return get_object_or_404(
-        Site.objects.select_related("organization").only(*PUBLIC_SITE_FIELDS), slug=slug
-    )
+    site = selectors.public_site(slug)
+    if site is None:
+        raise Http404("No such site.")
+    return site
 
 
 def _bad_link(request: HttpRequest, site: Site, kind: str) -> HttpResponse:

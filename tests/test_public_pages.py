@@ -192,3 +192,24 @@ def test_language_switcher_sets_the_language(client, site):
     response = client.post("/i18n/setlang/", {"language": "fr", "next": f"/sites/{site.slug}/"})
     assert response.status_code == 302
     assert client.get(f"/sites/{site.slug}/").headers["Content-Language"] == "fr"
+
+
+def test_the_public_site_lookup_reads_what_the_orm_reads(site, django_assert_num_queries):
+    from signup.selectors import PUBLIC_SITE_FIELDS, public_site
+
+    Site.objects.filter(pk=site.pk).update(signup_enabled=True, required_fields=["phone"])
+    expected = Site.objects.select_related("organization").get(pk=site.pk)
+    with django_assert_num_queries(1):
+        found = public_site(site.slug)
+        assert [getattr(found, name) for name in PUBLIC_SITE_FIELDS] == [
+            getattr(expected, name) for name in PUBLIC_SITE_FIELDS
+        ]
+        assert found.organization.name == expected.organization.name
+        assert found.signup_allowed is True
+    # What the pages don't read is deferred, not wrong: it loads on first use.
+    with django_assert_num_queries(1):
+        assert found.mode == expected.mode
+    with django_assert_num_queries(1):
+        assert found.organization.slug == expected.organization.slug
+    assert public_site("no-such-site") is None
+    assert public_site("acme' OR '1'='1") is None
