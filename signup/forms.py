@@ -137,6 +137,11 @@ STARTED_SALT = "signup.form-started"
 ANTI_ABUSE_FIELDS = ("website", "started")
 
 
+def started_now() -> str:
+    """The form's signed start time: a reply sooner than a person could type is ignored."""
+    return signing.dumps(time.time(), salt=STARTED_SALT)
+
+
 class SignupForm(forms.Form):
     """Email always, plus exactly the fields the site requires, each required.
 
@@ -155,12 +160,14 @@ class SignupForm(forms.Form):
         max_length=200,
         widget=EmptyTextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
-    started = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
+    # Signed when the form is shown (a callable initial is not evaluated for a POST).
+    started = forms.CharField(
+        required=False, max_length=200, widget=forms.HiddenInput, initial=started_now
+    )
 
     def __init__(self, *args, site: Site, **kwargs):
         super().__init__(*args, **kwargs)
         self.site = site
-        self.fields["started"].initial = signing.dumps(time.time(), salt=STARTED_SALT)
         for key in site.required_fields:
             for name, field in _field_for(key):
                 field.required = True
