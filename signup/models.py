@@ -1,5 +1,7 @@
 """Sign-up submissions (the intake) and host account requests."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -7,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class SubmissionQuerySet(models.QuerySet["Submission"]):
-    def due(self, now=None) -> "SubmissionQuerySet":
+    def due(self, now: datetime | None = None) -> "SubmissionQuerySet":
         """Waiting to be processed: never tried, or failed and due for another try."""
         now = now or timezone.now()
         return self.filter(models.Q(not_before__isnull=True) | models.Q(not_before__lte=now))
