@@ -135,3 +135,11 @@ def test_line_breaks_never_reach_storage_or_headers(client, site, name, run_comm
     )
     assert "email" in injected_email.context["form"].errors
     assert not SignupRequest.objects.exists() and not OutboxEmail.objects.exists()
+
+
+def test_the_status_badge_escapes_what_it_is_given():
+    from alerts.templatetags.alerts_tags import status_badge
+
+    assert status_badge('x" onmouseover="alert(1)', "<script>") == (
+        '<span class="status status-x&quot; onmouseover=&quot;alert(1)">&lt;script&gt;</span>'
+    )
