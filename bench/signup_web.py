@@ -63,7 +63,7 @@ def signup_wrk(base_url: str, script: str, *, seconds: float) -> tuple[WrkResult
     before = Submission.objects.count()
     result = run_wrk(base_url, script, seconds=seconds)
     stored = Submission.objects.count() - before
-    purge_queue()  # no worker runs: the tasks the sign-ups enqueued just pile up
+    purge_queue()  # no worker runs: the wake-ups the sign-ups published just pile up
     return result, stored
 
 
