@@ -14,7 +14,7 @@ from django.utils import timezone
 from mail import transport
 from mail.models import OutboxEmail
 from mail.rendering import build_message
-from selfsignup.queueing import enqueue, enqueue_on_commit
+from selfsignup.queueing import backoff_delay, enqueue, enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def is_permanent_failure(exc: BaseException) -> bool:
 
 def retry_delay(attempts: int) -> float:
     """Exponential backoff with full jitter on top, capped at an hour."""
-    base = settings.OUTBOX_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    base = backoff_delay(settings.OUTBOX_RETRY_BASE_SECONDS, attempts)
     return min(base + random.uniform(0, settings.OUTBOX_RETRY_BASE_SECONDS), 3600.0)  # noqa: S311
 
 

@@ -39,6 +39,12 @@ def enqueue_on_commit(task: Task, *args: object) -> None:
     transaction.on_commit(lambda: enqueue(task, *args))
 
 
+def backoff_delay(base: float, attempts: int, *, cap: float = 3600.0) -> float:
+    """Seconds before the next try: `base` after the first failure, doubling, at most `cap`."""
+    # The exponent stops growing long before it could make a huge number.
+    return min(base * 2 ** min(max(attempts - 1, 0), 32), cap)
+
+
 def wake(task: Task, *, key: str, ttl: int) -> bool:
     """Publish `task()` unless a run published under `key` has not started yet.
 

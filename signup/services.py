@@ -13,7 +13,7 @@ from alerts.services import request_apply_decision
 from mail.models import EmailKind
 from mail.services import email_queue_many
 from orgs.models import Person, User
-from selfsignup.queueing import enqueue, wake, woken
+from selfsignup.queueing import backoff_delay, enqueue, wake, woken
 from signup import emails
 from signup.models import SignupRequest, Submission
 from signup.tokens import (
@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 # The cache key that says a run of `process_submissions` is waiting to start.
 WAKE_KEY = "signup:submissions:wake"
-# Failed tries are counted up to here (the delay between tries stops growing at an hour).
+# Failed tries are counted up to here (the field is a small integer).
 SUBMISSION_MAX_ATTEMPTS_COUNTED = 100
 
 
@@ -108,7 +108,7 @@ def submission_process_next(*, helpers: bool = False) -> str | None:
 
 def _postpone(submission: Submission, now: datetime) -> None:
     submission.attempts = min(submission.attempts + 1, SUBMISSION_MAX_ATTEMPTS_COUNTED)
-    delay = min(settings.SUBMISSION_SWEEP_AFTER_SECONDS * 2 ** (submission.attempts - 1), 3600)
+    delay = backoff_delay(settings.SUBMISSION_SWEEP_AFTER_SECONDS, submission.attempts)
     submission.not_before = now + timedelta(seconds=delay)
     submission.save(update_fields=["attempts", "not_before"])
 
