@@ -77,7 +77,7 @@ def run() -> Result:
     header(NAME, "decide() with 10 vs 10,000 domain patterns on the site")
     reset_data()
     sites = {}
-    with step("create the two sites' patterns (bulk_create) and ANALYZE"):
+    with step("create the two sites' patterns (bulk_create) and VACUUM ANALYZE"):
         for count in (10, 10_000):
             site = tenant_create(f"decide{count}").site
             _patterns(site, count)

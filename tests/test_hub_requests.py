@@ -13,6 +13,7 @@ from mail.models import OutboxEmail
 from orgs.models import Person
 from signup.models import SignupRequest
 from tests import factories
+from tests.helpers import pending_requests_create
 
 
 @pytest.fixture
@@ -247,17 +248,7 @@ QUEUE_QUERIES, DETAIL_QUERIES = 5, 6
 def test_queue_and_detail_query_counts_do_not_grow(
     admin_client, site, size, django_assert_num_queries
 ):
-    SignupRequest.objects.bulk_create(
-        SignupRequest(
-            organization=site.organization,
-            site=site,
-            email=f"b{i}@example.net",
-            email_normalized=f"b{i}@example.net",
-            status="pending",
-            decision_basis="mode",
-        )
-        for i in range(size)
-    )
+    pending_requests_create(site, size)
     req = SignupRequest.objects.order_by("pk").first()
     OutboxEmail.objects.create(
         idempotency_key="x", kind="request_received", to_email="b@x.y", request=req
