@@ -2,12 +2,13 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from alerts.models import AuditEvent
 from mail.models import OutboxEmail
 from orgs.models import Administrator
 from orgs.permissions import audit_visible_to, requests_visible_to, sites_visible_to
+from selfsignup.search import email_or_name_contains
 from signup.models import SignupRequest
 from sites.models import Site
 
@@ -41,11 +42,7 @@ def request_queue(admin: Administrator, filters: QueueFilters) -> QuerySet[Signu
     if filters.query:
         words = filters.query.split()
         for word in words[:5]:
-            requests = requests.filter(
-                Q(email_normalized__icontains=word.lower())
-                | Q(first_name__icontains=word)
-                | Q(last_name__icontains=word)
-            )
+            requests = requests.filter(email_or_name_contains(word))
     return requests
 
 

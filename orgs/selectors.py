@@ -6,6 +6,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from orgs.models import Administrator, HostLicense, Person
 from orgs.permissions import audit_visible_to, people_visible_to, sites_visible_to
+from selfsignup.search import email_or_name_contains
 from sites.models import Site
 
 
@@ -46,11 +47,7 @@ def people_list(admin: Administrator, *, query: str = "") -> QuerySet[Person]:
         .prefetch_related(Prefetch("licenses", queryset=HostLicense.objects.select_related("site")))
     )
     if query:
-        people = people.filter(
-            Q(email_normalized__icontains=query.lower())
-            | Q(first_name__icontains=query)
-            | Q(last_name__icontains=query)
-        )
+        people = people.filter(email_or_name_contains(query))
     return people
 
 

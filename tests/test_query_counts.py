@@ -7,6 +7,8 @@ from django.test.utils import CaptureQueriesContext
 
 from alerts.selectors import QueueFilters, request_queue
 from alerts.services import requests_decide_bulk
+from orgs.models import Person
+from orgs.selectors import people_list
 from signup.models import SignupRequest
 from tests import factories
 from tests.conftest import require_services
@@ -39,27 +41,54 @@ def test_bulk_decisions_grow_with_batches_not_requests(site, full_admin, run_com
     assert SignupRequest.objects.filter(status="approved").count() == 65
 
 
-SEARCH_INDEXES = [
-    "signup_search_email_trgm",
-    "signup_search_first_name_trgm",
-    "signup_search_last_name_trgm",
-]
+def _people_create(org, count: int) -> None:
+    Person.objects.bulk_create(
+        Person(
+            organization=org,
+            email=f"person{i}@d{i % 7}.example.net",
+            email_normalized=f"person{i}@d{i % 7}.example.net",
+            first_name=f"First{i}",
+            last_name=f"Last{i}",
+            source=Person.Source.MANUAL,
+        )
+        for i in range(count)
+    )
 
 
-def test_queue_search_can_use_the_trigram_indexes(site, full_admin):
+SEARCHES = {
+    "requests": (
+        "signup_signuprequest",
+        lambda site: pending_requests_create(site, 3000, prefix="person", names=True),
+        lambda admin, word: request_queue(admin, QueueFilters(status="all", query=word)),
+    ),
+    "people": (
+        "orgs_person",
+        lambda site: _people_create(site.organization, 3000),
+        lambda admin, word: people_list(admin, query=word),
+    ),
+}
+
+
+@pytest.mark.parametrize("search", SEARCHES)
+def test_searches_can_use_their_trigram_indexes(site, full_admin, search):
     """Each searched column has a trigram index on the very expression the search filters on
-    (a different expression would leave the index unused, silently): with sequential scans
-    off, the plan of a search reads all three."""
+    (another expression would leave the index unused, silently): with sequential and plain
+    index scans off, the plan of a search for a word nobody has reads all three."""
     require_services()
-    pending_requests_create(site, 3000, prefix="person", names=True)
+    table, create, find = SEARCHES[search]
+    create(site)
     with connection.cursor() as cursor:
-        # What autovacuum does after many inserts: move the new entries into the index proper.
-        for name in SEARCH_INDEXES:
+        cursor.execute(
+            "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass",
+            [table],
+        )
+        indexes = [name for (name,) in cursor.fetchall() if name.endswith("_trgm")]
+        # What autovacuum does after many inserts: fold the new entries into the index proper.
+        for name in indexes:
             cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [name])
-        cursor.execute("ANALYZE signup_signuprequest")
+        cursor.execute(f"ANALYZE {table}")
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_indexscan = off")
-    admin = full_admin.administrator
-    queue = request_queue(admin, QueueFilters(status="all", query="Zyxwvu"))
-    plan = queue.order_by("-created_at", "-id")[:51].explain()
-    assert [name for name in SEARCH_INDEXES if name not in plan] == [], plan
+    assert len(indexes) == 3
+    plan = find(full_admin.administrator, "Zyxwvu")[:51].explain()
+    assert [name for name in indexes if name not in plan] == [], plan

@@ -1,0 +1,72 @@
+"""Searching people and requests by email or name: the filter, and the indexes that serve it.
+
+Both live here because they must agree. PostgreSQL runs `icontains` as
+`UPPER(column::text) LIKE UPPER('%word%')`, and a trigram index serves that filter only when it
+is built on that same expression; otherwise every row of the organization is read. Tests check
+that the plan of each search can use its indexes.
+"""
+
+from django.db import NotSupportedError
+from django.db.migrations.operations.base import Operation
+from django.db.models import Q
+
+
+def email_or_name_contains(word: str) -> Q:
+    """Rows whose normalized email, first name or last name contains `word`, in any case."""
+    return (
+        Q(email_normalized__icontains=word.lower())
+        | Q(first_name__icontains=word)
+        | Q(last_name__icontains=word)
+    )
+
+
+class TrigramIndexes(Operation):
+    """Migration operation: a GIN trigram index on `UPPER(column::text)` for each
+    `{index name: column}` of `table`, and the pg_trgm extension they need; PostgreSQL only.
+
+    The indexes are built CONCURRENTLY, so a large table keeps taking writes while they are
+    made; the migration must therefore say `atomic = False`. pg_trgm is a trusted extension: a
+    role that may create objects in the database may install it. Going back drops the indexes
+    and leaves the extension, which something else may use."""
+
+    reversible = True
+    reduces_to_sql = False
+
+    def __init__(self, table: str, indexes: dict[str, str]):
+        self.table = table
+        self.indexes = indexes
+
+    def deconstruct(self):
+        return self.__class__.__qualname__, [self.table, self.indexes], {}
+
+    def describe(self) -> str:
+        return f"Create the trigram search indexes of {self.table}"
+
+    def state_forwards(self, app_label, state) -> None:
+        pass  # raw indexes: the models don't know them, so makemigrations never drops them
+
+    def _applies(self, schema_editor) -> bool:
+        if schema_editor.connection.vendor != "postgresql":
+            return False
+        if schema_editor.connection.in_atomic_block:
+            raise NotSupportedError("TrigramIndexes needs a migration with atomic = False.")
+        return True
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
+        if not self._applies(schema_editor):
+            return
+        quote = schema_editor.quote_name
+        schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        for name, column in self.indexes.items():
+            schema_editor.execute(
+                f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {quote(name)} ON {quote(self.table)} "
+                f"USING gin (UPPER({quote(column)}::text) gin_trgm_ops)"
+            )
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state) -> None:
+        if not self._applies(schema_editor):
+            return
+        for name in self.indexes:
+            schema_editor.execute(
+                f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}"
+            )
