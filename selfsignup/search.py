@@ -20,6 +20,15 @@ def email_or_name_contains(word: str) -> Q:
     )
 
 
+def _invalid(schema_editor, index: str) -> bool:
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", [index]
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
 class TrigramIndexes(Operation):
     """Migration operation: a GIN trigram index on `UPPER(column::text)` for each
     `{index name: column}` of `table`, and the pg_trgm extension they need; PostgreSQL only.
@@ -35,9 +44,6 @@ class TrigramIndexes(Operation):
     def __init__(self, table: str, indexes: dict[str, str]):
         self.table = table
         self.indexes = indexes
-
-    def deconstruct(self):
-        return self.__class__.__qualname__, [self.table, self.indexes], {}
 
     def describe(self) -> str:
         return f"Create the trigram search indexes of {self.table}"
@@ -58,6 +64,10 @@ class TrigramIndexes(Operation):
         quote = schema_editor.quote_name
         schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         for name, column in self.indexes.items():
+            if _invalid(schema_editor, name):
+                # A build that failed or was cancelled leaves an invalid index under its name:
+                # IF NOT EXISTS would keep it, and no search would ever use it.
+                schema_editor.execute(f"DROP INDEX CONCURRENTLY {quote(name)}")
             schema_editor.execute(
                 f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {quote(name)} ON {quote(self.table)} "
                 f"USING gin (UPPER({quote(column)}::text) gin_trgm_ops)"

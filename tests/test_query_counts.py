@@ -2,13 +2,14 @@
 grow with the data or with the number of requests decided."""
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
 from alerts.selectors import QueueFilters, request_queue
 from alerts.services import requests_decide_bulk
 from orgs.models import Person
 from orgs.selectors import people_list
+from selfsignup.search import TrigramIndexes
 from signup.models import SignupRequest
 from tests import factories
 from tests.conftest import require_services
@@ -92,3 +93,41 @@ def test_searches_can_use_their_trigram_indexes(site, full_admin, search):
     assert len(indexes) == 3
     plan = find(full_admin.administrator, "Zyxwvu")[:51].explain()
     assert [name for name in indexes if name not in plan] == [], plan
+
+
+def _index_state(name: str) -> tuple[bool, str] | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indisvalid, pg_get_indexdef(indexrelid) FROM pg_index "
+            "WHERE indexrelid = to_regclass(%s)",
+            [name],
+        )
+        return cursor.fetchone()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_trigram_indexes_replace_a_build_that_failed(site):
+    """Re-running the migration after an interrupted CONCURRENTLY build must not keep the
+    invalid index it left behind (IF NOT EXISTS alone would)."""
+    require_services()
+    name = "signup_search_email_trgm"
+    operation = TrigramIndexes("signup_signuprequest", {name: "email_normalized"})
+    pending_requests_create(site, 2)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX {name}")
+        # A concurrent build that fails (here on duplicate keys) leaves an invalid index.
+        with pytest.raises(IntegrityError):
+            cursor.execute(
+                f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON signup_signuprequest (site_id)"
+            )
+    assert _index_state(name)[0] is False
+    with connection.schema_editor(atomic=False) as editor:
+        operation.database_forwards("signup", editor, None, None)
+    valid, definition = _index_state(name)
+    assert valid and "gin_trgm_ops" in definition
+    with connection.schema_editor(atomic=False) as editor:
+        operation.database_backwards("signup", editor, None, None)
+    assert _index_state(name) is None
+    with connection.schema_editor(atomic=False) as editor:
+        operation.database_forwards("signup", editor, None, None)
+    assert _index_state(name)[0] is True
