@@ -70,12 +70,16 @@ def email_queue_many(specs: list[EmailSpec]) -> list[OutboxEmail]:
 DELIVERY_BATCH = 25
 
 
+def _batches(email_ids: list[int]) -> list[list[int]]:
+    """The ids a few to a delivery message."""
+    return [email_ids[i : i + DELIVERY_BATCH] for i in range(0, len(email_ids), DELIVERY_BATCH)]
+
+
 def deliver_after_commit(email_ids: list[int]) -> None:
     """Enqueue delivery of these rows once the transaction commits, a few to a message."""
     from mail.tasks import deliver_email, deliver_emails
 
-    for start in range(0, len(email_ids), DELIVERY_BATCH):
-        batch = email_ids[start : start + DELIVERY_BATCH]
+    for batch in _batches(email_ids):
         if len(batch) == 1:
             enqueue_on_commit(deliver_email, batch[0])
         else:
@@ -230,8 +234,8 @@ def outbox_sweep(*, limit: int = 500) -> int:
     from mail.tasks import deliver_emails
 
     swept = due + interrupted
-    for start in range(0, len(swept), DELIVERY_BATCH):
-        enqueue(deliver_emails, swept[start : start + DELIVERY_BATCH])
+    for batch in _batches(swept):
+        enqueue(deliver_emails, batch)
     return len(swept)
 
 

@@ -1,6 +1,8 @@
 """Race-safety on PostgreSQL: many administrators decide the same request at the same moment."""
 
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 from django.db import connection
@@ -13,29 +15,39 @@ from tests import factories
 from tests.conftest import require_services
 
 THREADS, ROUNDS = 10, 20
+T = TypeVar("T")
 
 
-def decide_all_at_once(clients: list[Client], req_id: int) -> list[tuple[str, int, str]]:
-    barrier = threading.Barrier(len(clients))
-    answers: list = [None] * len(clients)
+def all_at_once(action: Callable[[int], T], count: int, *, timeout: float = 60) -> list[T]:
+    """`action(0)` ... `action(count - 1)`, each in its own thread with its own database
+    connection, released together; their results, in order."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
 
     def run(index: int) -> None:
-        action = "approve" if index % 2 == 0 else "reject"
         try:
             barrier.wait()
-            response = clients[index].post(
-                f"/hub/alerts/requests/{req_id}/{action}/", {"reason": "race"}
-            )
-            answers[index] = (action, response.status_code, response.content.decode())
+            results[index] = action(index)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=60)
-    return answers
+        thread.join(timeout=timeout)
+    return results
+
+
+def decide_all_at_once(clients: list[Client], req_id: int) -> list[tuple[str, int, str]]:
+    def decide(index: int) -> tuple[str, int, str]:
+        action = "approve" if index % 2 == 0 else "reject"
+        response = clients[index].post(
+            f"/hub/alerts/requests/{req_id}/{action}/", {"reason": "race"}
+        )
+        return action, response.status_code, response.content.decode()
+
+    return all_at_once(decide, len(clients))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -96,20 +108,7 @@ def test_concurrent_sweeps_enqueue_each_row_once(monkeypatch):
         return True
 
     monkeypatch.setattr(services, "enqueue", record)
-    barrier = threading.Barrier(4)
-
-    def sweep():
-        try:
-            barrier.wait()
-            services.outbox_sweep(limit=500)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=sweep) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    all_at_once(lambda _: services.outbox_sweep(limit=500), 4)
     assert sorted(enqueued) == sorted(OutboxEmail.objects.values_list("pk", flat=True))
 
 
@@ -167,21 +166,7 @@ def test_concurrent_drains_process_each_sign_up_once(site, full_admin, monkeypat
         )
         for i in range(120)
     )
-    counts: list[int] = []
-    barrier = threading.Barrier(4)
-
-    def drain():
-        try:
-            barrier.wait()
-            counts.append(services.submissions_process())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=drain) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    counts = all_at_once(lambda _: services.submissions_process(), 4, timeout=120)
     assert sum(counts) == 120
     assert not Submission.objects.exists()
     assert SignupRequest.objects.count() == 60
