@@ -30,11 +30,16 @@ def _plain_ascii(text: str) -> bool:
     )
 
 
+# The full stops IDNA reads as label separators (RFC 3490 section 3.1): mapped to "." first, so
+# that a trailing `。` is dropped like a trailing "." and `example。com` is `example.com`.
+_FULL_STOPS = str.maketrans(dict.fromkeys("\u3002\uff0e\uff61", "."))
+
+
 def normalize_domain(raw: str) -> str:
     """Trim, lower-case, drop one trailing dot and convert to IDNA: `Bücher.Example.` → punycode."""
     if len(raw) > _MAX_RAW_LENGTH:
         raise InvalidDomain(raw[:64])
-    text = raw.strip().lower()
+    text = raw.strip().lower().translate(_FULL_STOPS)
     if text.endswith("."):
         text = text[:-1]
     # Punycode is never shorter than the Unicode text, so longer text can be refused at once.
@@ -47,8 +52,10 @@ def normalize_domain(raw: str) -> str:
             ascii_form = idna.encode(text, uts46=True).decode("ascii")
         except (idna.IDNAError, UnicodeError) as exc:
             raise InvalidDomain(raw) from exc
-    if len(ascii_form) > MAX_DOMAIN_LENGTH or ascii_form.rpartition(".")[2].isdigit():
-        # A numeric last label is an IP address, not a domain name.
+    labels = ascii_form.split(".")
+    if len(ascii_form) > MAX_DOMAIN_LENGTH or not all(labels) or labels[-1].isdigit():
+        # An empty label (a second trailing dot, say) is not a name; a numeric last label is an
+        # IP address.
         raise InvalidDomain(raw)
     return ascii_form
 

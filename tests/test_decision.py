@@ -17,6 +17,10 @@ CASES = [
     ("Bob@ACME.com", APPROVED, "acme.com"),
     ("bob@acme.com.", APPROVED, "acme.com"),
     ("BOB@Acme.Com.", APPROVED, "acme.com"),
+    # The full stops IDNA reads as dots are dots, trailing ones included.
+    ("bob@acme.com\u3002", APPROVED, "acme.com"),
+    ("bob@acme\uff0ecom", APPROVED, "acme.com"),
+    ("bob@spam.acme.com\uff61", REJECTED, "spam.acme.com"),
     ("  bob@acme.com  ", APPROVED, "acme.com"),
     ("bob@sales.acme.com", APPROVED, "*.acme.com"),
     ("bob@a.b.c.acme.com", APPROVED, "*.acme.com"),
@@ -101,6 +105,8 @@ def test_decision_reason_names_the_pattern_in_unicode(rules_site):
         ("*.Bücher.example", "*.xn--bcher-kva.example"),
         ("*.ACME.COM.", "*.acme.com"),
         ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+        ("acme.com\u3002", "acme.com"),
+        ("*.acme\uff0ecom\uff61", "*.acme.com"),
     ],
 )
 def test_pattern_normalization(raw, normalized):
@@ -119,6 +125,9 @@ def test_pattern_normalization(raw, normalized):
         "a*.acme.com",
         "**.acme.com",
         "acme..com",
+        "acme.com..",
+        "acme.com\u3002\u3002",
+        "acme.com\ufe52",
         "-acme.com",
         "acme-.com",
         "ac me.com",

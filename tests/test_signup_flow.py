@@ -160,10 +160,11 @@ def test_duplicate_of_pending_resends_acknowledgement(client, site, reviewers, o
     assert kinds(outbox) == ["request_received"]
 
 
-def test_existing_host_gets_an_email_and_no_request(client, site, outbox, run_commits):
+@pytest.mark.parametrize("email", ["Host@Example.net", "host@example.net\uff0e"])
+def test_existing_host_gets_an_email_and_no_request(client, site, outbox, run_commits, email):
     person = factories.PersonFactory(organization=site.organization, email="host@example.net")
     factories.HostLicenseFactory(person=person, site=site)
-    sign_up(client, site, run_commits, email="Host@Example.net")
+    sign_up(client, site, run_commits, email=email)
     assert not SignupRequest.objects.exists()
     assert kinds(outbox) == ["already_host"]
     assert f"/sites/{site.slug}/signin/" in outbox[0].body
