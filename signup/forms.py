@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core import signing
+from django.core.validators import validate_email
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language_info
@@ -119,11 +120,21 @@ def _field_for(key: str) -> list[tuple[str, forms.Field]]:
 
 
 class AddressField(forms.EmailField):
-    """An email address; a trailing dot after the domain (`bob@acme.com.`) is dropped."""
+    """An email address whose domain we can normalize; a trailing dot after the domain
+    (`bob@acme.com.`) is dropped."""
 
     def to_python(self, value: str | None) -> str:
         value = super().to_python(value)
         return value[:-1] if value.endswith(".") else value
+
+    def clean(self, value: str | None) -> str:
+        value = super().clean(value)
+        if value:
+            try:
+                normalize_email(value)
+            except InvalidDomain as exc:
+                raise forms.ValidationError(validate_email.message, code="invalid") from exc
+        return value
 
 
 class EmptyTextInput(forms.TextInput):
@@ -189,14 +200,6 @@ class SignupForm(forms.Form):
         if not isinstance(shown_at, (int, float)):
             return True
         return time.time() - shown_at < settings.SIGNUP_MIN_FILL_SECONDS
-
-    def clean_email(self) -> str:
-        email = self.cleaned_data["email"]
-        try:
-            normalize_email(email)
-        except InvalidDomain as exc:
-            raise forms.ValidationError(_("Enter a valid email address.")) from exc
-        return email
 
     def submitted_fields(self) -> dict[str, str]:
         """Every field but the email and the anti-abuse ones, as submitted (trimmed)."""

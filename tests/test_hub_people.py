@@ -53,6 +53,17 @@ def test_add_person_refuses_a_known_address(client, full_admin, other_org):
     assert Person.objects.count() == 1
 
 
+@pytest.mark.parametrize("email", ["a@xn--zz.com", "a@b.com\u3002\u3002"])
+def test_add_person_refuses_an_address_it_cannot_read(client, full_admin, email):
+    client.force_login(full_admin)
+    response = client.post(
+        "/hub/people/add/", {"email": email, "first_name": "A", "last_name": "A"}
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["email"] == ["Enter a valid email address."]
+    assert not Person.objects.exists()
+
+
 def test_people_search_and_tenant(client, full_admin, org, other_org):
     factories.PersonFactory(organization=org, email="nora@example.net", first_name="Nora")
     factories.PersonFactory(organization=other_org, email="gus@globex.example")

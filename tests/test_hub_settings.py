@@ -167,6 +167,23 @@ def test_test_an_address(admin_client, site, address, verdict, shown):
     assert verdict in html and shown in html
 
 
+# Addresses an email field accepts but whose domain IDNA refuses (or that have no domain).
+ODD_ADDRESSES = [
+    "a@xn--zz.com",
+    "a@ab--c.com",
+    "a@\u200d.com",
+    "a@b.com\ufe52",
+    "a@b.com\u3002\u3002",
+]
+
+
+@pytest.mark.parametrize("address", ODD_ADDRESSES)
+def test_test_an_address_refuses_what_it_cannot_read(admin_client, site, address):
+    response = admin_client.get(url(site), {"address": address})
+    assert response.status_code == 200
+    assert response.context["test_form"].errors["address"] == ["Enter a valid email address."]
+
+
 def test_readonly_admin_can_test_an_address(client, site, readonly_admin):
     client.force_login(readonly_admin)
     response = client.get(url(site), {"address": "x@example.net"})
