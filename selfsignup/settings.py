@@ -173,8 +173,10 @@ RATELIMIT_SIGNUP_PER_IP = env.str("RATELIMIT_SIGNUP_PER_IP", default="60/h")
 RATELIMIT_SIGNUP_PER_ADDRESS = env.str("RATELIMIT_SIGNUP_PER_ADDRESS", default="5/h")
 RATELIMIT_SIGNIN_PER_IP = env.str("RATELIMIT_SIGNIN_PER_IP", default="30/5m")
 RATELIMIT_SIGNIN_PER_ACCOUNT = env.str("RATELIMIT_SIGNIN_PER_ACCOUNT", default="10/15m")
-# A sign-up form sent back faster than this is a script's, not a person's.
-SIGNUP_MIN_FILL_SECONDS = env.float("SIGNUP_MIN_FILL_SECONDS", default=2.0)
+# When above 0, a sign-up form sent back faster than this (or without its signed start time) is
+# taken for a script's and ignored. Off by default: browser autofill and assistive tools fill a
+# form in well under a second, and a person whose sign-up is dropped is never told.
+SIGNUP_MIN_FILL_SECONDS = env.float("SIGNUP_MIN_FILL_SECONDS", default=0.0)
 
 # --- Email ------------------------------------------------------------------------------------
 

@@ -156,9 +156,10 @@ def started_now() -> str:
 class SignupForm(forms.Form):
     """Email always, plus exactly the fields the site requires, each required.
 
-    Two hidden checks tell scripts from people without bothering people: a honeypot field
-    that only a script fills in, and the time since the form was shown. A submission failing
-    them gets the same answer as everyone, and nothing is made of it."""
+    Hidden checks tell scripts from people without bothering people: a honeypot field that
+    only a script fills in and, when SIGNUP_MIN_FILL_SECONDS is set, the time since the form
+    was shown. A submission failing them gets the same answer as everyone, and nothing is made
+    of it."""
 
     email = AddressField(
         label=_("Email"),
@@ -190,9 +191,12 @@ class SignupForm(forms.Form):
 
     @property
     def looks_automated(self) -> bool:
-        """Honeypot filled, or sent back sooner than a person could (or with no start time)."""
+        """Honeypot filled or, with a minimum fill time, sent back sooner than that (or with no
+        valid start time)."""
         if self.cleaned_data.get("website"):
             return True
+        if settings.SIGNUP_MIN_FILL_SECONDS <= 0:
+            return False
         try:
             shown_at = signing.loads(self.cleaned_data.get("started", ""), salt=STARTED_SALT)
         except signing.BadSignature:

@@ -124,42 +124,42 @@ def test_spoofed_forwarded_for_does_not_escape_the_limit(client, site, settings)
 # --- Bots -------------------------------------------------------------------------------------
 
 
-def test_bots_get_the_same_page_and_create_nothing(client, site, run_commits):
+def _bot_payloads(started_now: str) -> list[dict]:
+    name = {"first_name": "B", "last_name": "O"}
+    return [
+        human({"email": "bot1@example.net", **name, "website": "http://spam.example"}),
+        {"email": "bot2@example.net", **name},  # no start time
+        {"email": "bot3@example.net", **name, "started": started_now},  # sent back at once
+        {"email": "bot4@example.net", **name, "started": "forged:value"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("min_fill_seconds", "processed"),
+    [
+        # By default only the honeypot counts: a fast or scripted fill is a sign-up.
+        (0, ["bot2@example.net", "bot3@example.net", "bot4@example.net", "person@example.net"]),
+        # With a minimum fill time, a form without a valid, old enough start time is a bot's.
+        (2, ["person@example.net"]),
+    ],
+)
+def test_bots_get_the_same_page_and_create_nothing(
+    client, site, run_commits, settings, min_fill_seconds, processed
+):
+    settings.SIGNUP_MIN_FILL_SECONDS = min_fill_seconds
     person = post_signup(client, site, email="person@example.net")
     bodies = {CSRF.sub(b"", person.content)}
     started_now = client.get(f"/sites/{site.slug}/signup/").context["form"]["started"].value()
-    bot_payloads = [
-        human(
-            {
-                "email": "bot1@example.net",
-                "first_name": "B",
-                "last_name": "O",
-                "website": "http://spam.example",
-            }
-        ),
-        {"email": "bot2@example.net", "first_name": "B", "last_name": "O"},  # no start time
-        {
-            "email": "bot3@example.net",
-            "first_name": "B",
-            "last_name": "O",
-            "started": started_now,
-        },  # sent back at once
-        {
-            "email": "bot4@example.net",
-            "first_name": "B",
-            "last_name": "O",
-            "started": "forged:value",
-        },
-    ]
     with run_commits():
-        for payload in bot_payloads:
+        for payload in _bot_payloads(started_now):
             answer = client.post(f"/sites/{site.slug}/signup/", payload)
             assert answer.status_code == 200
             bodies.add(CSRF.sub(b"", answer.content))
     assert len(bodies) == 1
-    assert list(Submission.objects.values_list("email", flat=True)) + list(
+    emails = list(Submission.objects.values_list("email", flat=True)) + list(
         SignupRequest.objects.values_list("email", flat=True)
-    ) == ["person@example.net"]
+    )
+    assert sorted(emails) == processed
 
 
 def test_honeypot_is_hidden_from_people_and_never_echoed(client, site):
