@@ -40,11 +40,13 @@ def review_recipients(site: Site) -> list[Recipient]:
 
 
 def people_list(admin: Administrator, *, query: str = "") -> QuerySet[Person]:
-    """The people page: an administrator's people with their licenses and who created them."""
+    """The people page: an administrator's people with their licenses on the sites the
+    administrator sees (a site administrator sees nothing of other sites), and who created them."""
+    licenses = HostLicense.objects.filter(site__in=sites_visible_to(admin)).select_related("site")
     people = (
         people_visible_to(admin)
         .select_related("created_by")
-        .prefetch_related(Prefetch("licenses", queryset=HostLicense.objects.select_related("site")))
+        .prefetch_related(Prefetch("licenses", queryset=licenses))
     )
     if query:
         people = people.filter(email_or_name_contains(query))

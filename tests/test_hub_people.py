@@ -81,3 +81,15 @@ def test_site_admin_sees_people_of_their_sites_only(client, site, other_site, si
     client.force_login(site_admin)
     page = client.get("/hub/people/").content
     assert b"mine@example.net" in page and b"theirs@example.net" not in page
+
+
+def test_site_admin_sees_licenses_on_their_sites_only(client, site, other_site, site_admin):
+    both = factories.PersonFactory(organization=site.organization, email="both@example.net")
+    factories.HostLicenseFactory(person=both, site=other_site)
+    factories.HostLicenseFactory(person=both, site=site)
+    client.force_login(site_admin)
+    (shown,) = client.get("/hub/people/").context["page"].items
+    assert [license.site for license in shown.licenses.all()] == [other_site]
+    client.force_login(factories.AdministratorFactory(organization=site.organization).user)
+    (shown,) = client.get("/hub/people/").context["page"].items
+    assert {license.site for license in shown.licenses.all()} == {site, other_site}
