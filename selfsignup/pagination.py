@@ -36,18 +36,41 @@ def _decode(cursor: str) -> tuple[str, datetime, int] | None:
 
 
 def keyset_page(queryset: QuerySet, *, cursor: str = "", size: int = PAGE_SIZE) -> Page:
-    """One page of `queryset` newest first, after or before the row the cursor names."""
+    """One page of `queryset` newest first, after or before the row the cursor names.
+
+    Rows come and go between two clicks (requests get decided and leave the pending queue), so a
+    cursor never leads to a dead end: when nothing is left after it, the page shows the rows just
+    before it; when no newer row is left before a page, it is the first page, full."""
     decoded = _decode(cursor)
-    if decoded is None:
-        rows = list(queryset.order_by("-created_at", "-pk")[: size + 1])
-        return Page(rows[:size], _encode("a", rows[size - 1]) if len(rows) > size else None, None)
-    direction, when, pk = decoded
-    if direction == "a":
-        older = Q(created_at__lte=when) & (Q(created_at__lt=when) | Q(pk__lt=pk))
-        rows = list(queryset.filter(older).order_by("-created_at", "-pk")[: size + 1])
-        items = rows[:size]
-        next_cursor = _encode("a", items[-1]) if len(rows) > size else None
-        return Page(items, next_cursor, _encode("b", items[0]) if items else None)
+    if decoded is not None:
+        direction, when, pk = decoded
+        if direction == "a":
+            page = _older(queryset, when, pk, size)
+            if page.items:
+                return page
+        page = _newer(queryset, when, pk, size)
+        if page.previous_cursor is not None:
+            # Nothing is older than a page reached from an empty "older" page.
+            return page if direction == "b" else Page(page.items, None, page.previous_cursor)
+    return _first(queryset, size)
+
+
+def _first(queryset: QuerySet, size: int) -> Page:
+    rows = list(queryset.order_by("-created_at", "-pk")[: size + 1])
+    return Page(rows[:size], _encode("a", rows[size - 1]) if len(rows) > size else None, None)
+
+
+def _older(queryset: QuerySet, when: datetime, pk: int, size: int) -> Page:
+    """The `size` rows just after the cursor's row (older), newest first."""
+    older = Q(created_at__lte=when) & (Q(created_at__lt=when) | Q(pk__lt=pk))
+    rows = list(queryset.filter(older).order_by("-created_at", "-pk")[: size + 1])
+    items = rows[:size]
+    next_cursor = _encode("a", items[-1]) if len(rows) > size else None
+    return Page(items, next_cursor, _encode("b", items[0]) if items else None)
+
+
+def _newer(queryset: QuerySet, when: datetime, pk: int, size: int) -> Page:
+    """The `size` rows just before the cursor's row (newer), newest first."""
     newer = Q(created_at__gte=when) & (Q(created_at__gt=when) | Q(pk__gt=pk))
     rows = list(queryset.filter(newer).order_by("created_at", "pk")[: size + 1])
     items = list(reversed(rows[:size]))

@@ -106,6 +106,42 @@ def test_pages_of_50_by_cursor_without_offset_or_count(admin_client, site):
     assert emails_in(back) == [f"r{i:04d}@example.net" for i in range(69, 19, -1)]
 
 
+def page_links(html: str) -> dict[str, str]:
+    """The page's next and previous links, by their rel."""
+    found = re.findall(r'rel="(next|prev)" href="\?([^"]+)"', html)
+    found += [
+        (rel, query) for query, rel in re.findall(r'href="\?([^"]+)" rel="(next|prev)"', html)
+    ]
+    return {rel: query.replace("&amp;", "&") for rel, query in found}
+
+
+def decide_all(rows):
+    SignupRequest.objects.filter(pk__in=[r.pk for r in rows]).update(
+        status="rejected", decided_at=timezone.now(), decision_basis="mode"
+    )
+
+
+def test_next_page_whose_rows_were_decided_meanwhile_shows_the_rows_before(admin_client, site):
+    rows = make_requests(site, 100)
+    url = "/hub/alerts/requests/"
+    next_query = page_links(admin_client.get(url).content.decode())["next"]
+    decide_all(rows[:50])  # the older half leaves the pending queue
+    page = admin_client.get(f"{url}?{next_query}").content.decode()
+    assert emails_in(page) == [f"r{i:04d}@example.net" for i in range(99, 49, -1)]
+    assert page_links(page) == {}
+
+
+def test_previous_page_whose_rows_were_decided_meanwhile_is_the_first_page(admin_client, site):
+    rows = make_requests(site, 120)
+    url = "/hub/alerts/requests/"
+    second = admin_client.get(f"{url}?{page_links(admin_client.get(url).content.decode())['next']}")
+    previous_query = page_links(second.content.decode())["prev"]
+    decide_all(rows[70:])  # the newest fifty leave the queue
+    page = admin_client.get(f"{url}?{previous_query}").content.decode()
+    assert emails_in(page) == [f"r{i:04d}@example.net" for i in range(69, 19, -1)]
+    assert set(page_links(page)) == {"next"}
+
+
 def test_tampered_cursor_shows_the_first_page(admin_client, site):
     make_requests(site, 3)
     for cursor in ["zzz", "a123", "a_", "b99999999999999999999999_1", "a1_x"]:
