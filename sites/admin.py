@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from sites.models import DomainPattern, Site
 
@@ -14,8 +16,27 @@ class DomainPatternInline(admin.TabularInline):
         return False  # patterns change through the hub's settings page (validated, audited)
 
 
+class SiteAdminForm(forms.ModelForm):
+    class Meta:
+        model = Site
+        fields = ["name", "slug", "organization", "kind", "sso_enabled"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        government = cleaned.get("kind") == Site.Kind.GOVERNMENT
+        if self.instance.signup_enabled and (government or cleaned.get("sso_enabled")):
+            raise forms.ValidationError(
+                _(
+                    "Host account sign-up is on for this site: turn it off in the hub before "
+                    "making it a government site or signing its people in through SSO."
+                )
+            )
+        return cleaned
+
+
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
+    form = SiteAdminForm
     list_display = ["name", "slug", "organization", "kind", "sso_enabled", "signup_enabled"]
     list_filter = ["kind", "sso_enabled", "signup_enabled", "organization"]
     search_fields = ["name", "slug"]
@@ -31,3 +52,7 @@ class SiteAdmin(admin.ModelAdmin):
         "settings_updated_by",
     ]
     inlines = [DomainPatternInline]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        # A site's requests, licenses and audit trail belong to its organization: it can't move.
+        return [*self.readonly_fields, "organization"] if obj else self.readonly_fields

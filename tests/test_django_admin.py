@@ -1,10 +1,12 @@
 """Operators at /django-admin/: decisions go through the hub's services."""
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from alerts.models import AuditEvent
 from mail.models import OutboxEmail
 from signup.models import SignupRequest
+from sites.models import Site
 from tests import factories
 
 
@@ -54,3 +56,43 @@ def test_every_model_page_opens(operator_client, site):
     ]:
         assert client.get(f"/django-admin/{path}/").status_code == 200, path
     assert client.get(f"/django-admin/sites/site/{site.pk}/change/").status_code == 200
+
+
+def test_staff_who_are_not_superusers_are_kept_out(client, site):
+    """Operators are superusers: model permissions alone open nothing, least of all the
+    actions that decide requests."""
+    staff = factories.UserFactory(email="staff@example.org", is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    pending = factories.SignupRequestFactory(site=site)
+    client.force_login(staff)
+    response = client.post(
+        "/django-admin/signup/signuprequest/",
+        {"action": "approve", "_selected_action": [pending.pk]},
+    )
+    assert response.status_code == 302 and "/django-admin/login/" in response["Location"]
+    pending.refresh_from_db()
+    assert pending.status == "pending"
+
+
+def test_site_change_keeps_the_organization_and_the_signup_rule(operator_client, site, other_org):
+    client, _ = operator_client
+    Site.objects.filter(pk=site.pk).update(signup_enabled=True)
+    url = f"/django-admin/sites/site/{site.pk}/change/"
+    data = {
+        "name": site.name,
+        "slug": site.slug,
+        "organization": other_org.pk,
+        "kind": "government",
+        "sso_enabled": "",
+        "created_at_0": site.created_at.strftime("%Y-%m-%d"),
+        "created_at_1": site.created_at.strftime("%H:%M:%S"),
+        "patterns-TOTAL_FORMS": "0",
+        "patterns-INITIAL_FORMS": "0",
+    }
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "turn it off in the hub" in response.content.decode()
+    response = client.post(url, {**data, "kind": "commercial"})
+    assert response.status_code == 302
+    site.refresh_from_db()
+    assert site.kind == "commercial" and site.organization_id != other_org.pk
