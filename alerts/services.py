@@ -143,7 +143,13 @@ def _people_for(
     created = {r.email_normalized for r in missing}
     if missing:
         people |= _create_people(missing, actor)
-    without_nonce = [p for p in people.values() if p.user_id is None and not p.activation_nonce]
+    # Another organization's person is left exactly as it is.
+    refused = {r.email_normalized for r in reqs if r.pk in errors}
+    without_nonce = [
+        p
+        for p in people.values()
+        if p.user_id is None and not p.activation_nonce and p.email_normalized not in refused
+    ]
     for person in without_nonce:
         person.activation_nonce = new_nonce()
     Person.objects.bulk_update(without_nonce, ["activation_nonce"])

@@ -1,5 +1,7 @@
 """Alerts center: the Requests queue, a request's page, deciding, bulk, the audit trail."""
 
+import re
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,6 +16,8 @@ from orgs.services import EmailInOtherOrganization
 from selfsignup.pagination import keyset_page, query_without_cursor
 
 MAX_BULK = 500
+# A request id as a form sends it: ASCII digits that fit a bigint ("²" is a digit to isdigit).
+_ID = re.compile(r"[0-9]{1,18}")
 
 
 @hub_view
@@ -78,7 +82,7 @@ def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def request_bulk(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action")
-    wanted = [int(v) for v in request.POST.getlist("ids")[:MAX_BULK] if v.isdigit()]
+    wanted = [int(v) for v in request.POST.getlist("ids")[:MAX_BULK] if _ID.fullmatch(v)]
     if action not in ("approve", "reject") or not wanted:
         messages.error(request, _("Tick one or more requests, then choose Approve or Reject."))
         return redirect("hub:requests")

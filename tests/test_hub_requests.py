@@ -239,7 +239,7 @@ def test_bulk_says_per_request_what_happened(admin_client, site, other_org, run_
     done = factories.SignupRequestFactory(
         site=site, status="rejected", decided_at=timezone.now(), decision_basis="mode"
     )
-    factories.PersonFactory(organization=other_org, email="taken@example.net")
+    theirs = factories.PersonFactory(organization=other_org, email="taken@example.net")
     taken = factories.SignupRequestFactory(site=site, email="taken@example.net")
     foreign = factories.SignupRequestFactory(site=factories.SiteFactory(organization=other_org))
     ids = [r.pk for r in ok] + [done.pk, taken.pk, foreign.pk]
@@ -255,6 +255,9 @@ def test_bulk_says_per_request_what_happened(admin_client, site, other_org, run_
     assert "Request not found." in html
     assert SignupRequest.objects.filter(status="approved").count() == 3
     assert SignupRequest.objects.get(pk=foreign.pk).status == "pending"
+    assert SignupRequest.objects.get(pk=taken.pk).status == "pending"
+    theirs.refresh_from_db()
+    assert theirs.activation_nonce == ""  # the other organization's person is left alone
 
 
 def test_bulk_reject_with_reason(admin_client, site, outbox, run_commits):
@@ -268,6 +271,16 @@ def test_bulk_reject_with_reason(admin_client, site, outbox, run_commits):
         ("rejected", "Not now.")
     }
     assert len(outbox) == 4
+
+
+def test_bulk_ignores_ids_that_are_not_request_ids(admin_client, site):
+    req = factories.SignupRequestFactory(site=site)
+    odd = ["²", "٣", "1" * 30, "-1", " 7", "", "9" * 19]
+    response = admin_client.post(
+        "/hub/alerts/requests/bulk/", {"action": "reject", "ids": [*odd, str(req.pk)]}
+    )
+    assert response.status_code == 200
+    assert [o.request_id for o in response.context["outcomes"]] == [req.pk]
 
 
 def test_bulk_without_selection_explains(admin_client, site):
