@@ -1,5 +1,6 @@
 """The outbox: queue an email with the change that causes it; deliver it once, retrying."""
 
+import hashlib
 import logging
 import random
 import smtplib
@@ -19,6 +20,9 @@ from selfsignup.queueing import backoff_delay, enqueue, enqueue_on_commit
 logger = logging.getLogger(__name__)
 
 
+IDEMPOTENCY_KEY_LENGTH = OutboxEmail._meta.get_field("idempotency_key").max_length
+
+
 @dataclass(frozen=True)
 class EmailSpec:
     """One email to queue: `cause` names what made it (a request's approval, a submission...).
@@ -36,7 +40,11 @@ class EmailSpec:
 
     @property
     def idempotency_key(self) -> str:
-        return f"{self.cause}:{self.kind}:{self.to.lower()}"[:200]
+        key = f"{self.cause}:{self.kind}:{self.to.lower()}"
+        if len(key) <= IDEMPOTENCY_KEY_LENGTH:
+            return key
+        # Cutting a long key could drop what tells two emails apart: the kind, then a digest.
+        return f"{self.kind}:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 def email_queue_many(specs: list[EmailSpec]) -> list[OutboxEmail]:

@@ -37,6 +37,21 @@ def test_same_cause_kind_and_recipient_is_one_row(db, outbox, run_commits):
     assert OutboxEmail.objects.count() == 1 and len(outbox) == 1
 
 
+def test_long_addresses_keep_keys_apart(db, outbox, run_commits):
+    """Two long addresses alike in their first 190 characters, each sent the same email twice:
+    two rows, and the key still tells the kinds apart."""
+    long_local = "a" * 180
+    with run_commits():
+        rows = [
+            queue(cause="site:1:bucket", to=f"{long_local}{tail}@example.net")
+            for tail in ["x", "y", "x", "y"]
+        ]
+    assert rows[0].pk == rows[2].pk and rows[1].pk == rows[3].pk and rows[0].pk != rows[1].pk
+    assert all(len(r.idempotency_key) <= 200 for r in rows)
+    assert rows[0].idempotency_key.startswith(f"{EmailKind.REQUEST_RECEIVED}:")
+    assert len(outbox) == 2
+
+
 def test_rolled_back_transaction_sends_nothing(transactional_db, outbox):
     with pytest.raises(RuntimeError), transaction.atomic():
         queue()
