@@ -22,7 +22,15 @@ def post_signup(client, site, run_commits, **data):
         return client.post(signup_url(site), human(payload))
 
 
-def test_home_shows_sign_up_only_when_allowed(client, site):
+@pytest.mark.parametrize("visitor", ["anonymous", "signed-in person", "signed-in host"])
+def test_home_shows_sign_up_only_when_allowed(client, site, visitor):
+    if visitor != "anonymous":
+        person = factories.PersonFactory(organization=site.organization, email="p@example.net")
+        person.user = factories.UserFactory(email="p@example.net")
+        person.save()
+        if visitor == "signed-in host":
+            factories.HostLicenseFactory(person=person, site=site)
+        client.force_login(person.user)
     page = client.get(f"/sites/{site.slug}/")
     assert page.status_code == 200
     assert b">Sign up</a>" in page.content
