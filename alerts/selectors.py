@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from alerts.models import AuditEvent
 from mail.models import OutboxEmail
-from orgs.models import Administrator
+from orgs.models import Administrator, Person
 from orgs.permissions import audit_visible_to, requests_visible_to, sites_visible_to
 from selfsignup.search import email_or_name_contains
 from signup.models import SignupRequest
@@ -48,6 +48,17 @@ def request_queue(admin: Administrator, filters: QueueFilters) -> QuerySet[Signu
 
 def queue_sites(admin: Administrator) -> list[Site]:
     return list(sites_visible_to(admin).order_by("name").only("name", "slug"))
+
+
+def address_in_other_organization(req: SignupRequest) -> bool:
+    """Whether a pending request's address is a person's of another organization (so
+    approving it will be refused)."""
+    return (
+        req.is_pending
+        and Person.objects.filter(email_normalized=req.email_normalized)
+        .exclude(organization_id=req.organization_id)
+        .exists()
+    )
 
 
 def request_emails(req: SignupRequest) -> list[OutboxEmail]:

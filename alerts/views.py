@@ -42,6 +42,11 @@ def _detail(request: HttpRequest, req, *, error: str = "", status: int = 200) ->
         "emails": selectors.request_emails(req),
         "events": selectors.request_events(req),
         "error": error,
+        "elsewhere": (
+            services.other_organization_message()
+            if not error and selectors.address_in_other_organization(req)
+            else ""
+        ),
     }
     return render(request, "alerts/request_detail.html", context, status=status)
 

@@ -13,7 +13,6 @@ class EmailKind(models.TextChoices):
     HOST_READY = "host_ready", _("Your host account is ready")
     REQUEST_DECLINED = "request_declined", _("Your host account request was declined")
     ALREADY_HOST = "already_host", _("You already have a host account")
-    OTHER_ORGANIZATION = "other_organization", _("Your address belongs to another organization")
 
 
 class OutboxEmailQuerySet(models.QuerySet["OutboxEmail"]):

@@ -82,7 +82,7 @@ def to_reviewers(req: SignupRequest, kind: str, recipients: list[Recipient]) -> 
 def to_address(
     *, site: Site, to: str, kind: str, language: str, cause: str, first_name: str = ""
 ) -> EmailSpec:
-    """An email about a submission that made no request (an existing host, another org)."""
+    """An email about a submission that made no request (an existing host)."""
     context = {
         "site_name": site.name,
         "site_url": site_link(site, "home"),

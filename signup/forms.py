@@ -13,10 +13,10 @@ from django.core import signing
 from django.core.validators import validate_email
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
+from signup.models import language_name
 from sites.domains import InvalidDomain, normalize_email
 from sites.models import Site
 
@@ -54,7 +54,7 @@ def time_zone_choices() -> list[tuple[str, str]]:
 
 
 def language_choices() -> list[tuple[str, str]]:
-    return [("", "—")] + [(c, get_language_info(c)["name_local"]) for c in PREFERRED_LANGUAGES]
+    return [("", "—")] + [(code, language_name(code)) for code in PREFERRED_LANGUAGES]
 
 
 def country_choices() -> list[tuple[str, str]]:

@@ -5,7 +5,17 @@ from datetime import datetime
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
+
+
+def language_name(code: str) -> str:
+    """A language by its own name ("Français"), or the code when Django doesn't know it."""
+    try:
+        return capfirst(get_language_info(code)["name_local"])
+    except KeyError:
+        return code
 
 
 class SubmissionQuerySet(models.QuerySet["Submission"]):
@@ -166,8 +176,15 @@ class SignupRequest(models.Model):
                 continue
             if key == "country":
                 value = countries.name(value) or value
+            elif key == "preferred_language":
+                value = language_name(value)
             shown.append((str(label), str(value)))
         return shown
+
+    @property
+    def language_name(self) -> str:
+        """The language the requester used, by its own name ("Français")."""
+        return language_name(self.language)
 
     @property
     def required_field_labels(self) -> list[str]:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from alerts.services import request_apply_decision
 from mail.models import EmailKind
 from mail.services import email_queue_many
-from orgs.models import Person, User
+from orgs.models import HostLicense, Person, User
 from selfsignup.queueing import backoff_delay, enqueue, wake, woken
 from signup import emails
 from signup.models import SignupRequest, Submission
@@ -123,24 +123,20 @@ def _process(submission: Submission) -> str:
     email_normalized = normalize_email(submission.email)
     if not site.signup_allowed:
         return "closed"
-    person = Person.objects.filter(email_normalized=email_normalized).first()
-    if person is not None:
-        kind = None
-        if person.organization_id != site.organization_id:
-            kind = EmailKind.OTHER_ORGANIZATION
-        elif person.licenses.filter(site=site).exists():
-            kind = EmailKind.ALREADY_HOST
-        if kind is not None:
-            spec = emails.to_address(
-                site=site,
-                to=submission.email,
-                kind=kind,
-                language=submission.language,
-                cause=f"site:{site.pk}:{email_normalized}:{_resend_bucket()}",
-                first_name=submission.fields.get("first_name", ""),
-            )
-            email_queue_many([spec])
-            return kind
+    if HostLicense.objects.filter(site=site, person__email_normalized=email_normalized).exists():
+        # An existing host makes no request: they are told how to sign in.
+        spec = emails.to_address(
+            site=site,
+            to=submission.email,
+            kind=EmailKind.ALREADY_HOST,
+            language=submission.language,
+            cause=f"site:{site.pk}:{email_normalized}:{_resend_bucket()}",
+            first_name=submission.fields.get("first_name", ""),
+        )
+        email_queue_many([spec])
+        return EmailKind.ALREADY_HOST
+    # Any other address makes a request, another organization's included: an approval of it is
+    # refused and it stays pending (SPEC section 7), and its request page says why.
     existing = _open_request(site, email_normalized)
     if existing is not None:
         _remind(existing)

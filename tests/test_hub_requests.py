@@ -153,8 +153,9 @@ def test_detail_shows_fields_snapshot_reason_and_email_log(admin_client, site):
     req = factories.SignupRequestFactory(
         site=site,
         email="nora@example.net",
-        fields={"phone": "+1 555 0100", "country": "FR"},
+        fields={"phone": "+1 555 0100", "country": "FR", "preferred_language": "fr"},
         required_fields=["first_name", "last_name", "phone", "address"],
+        language="fr",
     )
     OutboxEmail.objects.create(
         idempotency_key="k1",
@@ -170,6 +171,8 @@ def test_detail_shows_fields_snapshot_reason_and_email_log(admin_client, site):
         "nora@example.net",
         "+1 555 0100",
         "France",
+        "<dt>Preferred language</dt><dd>Français</dd>",
+        "<dt>Language</dt><dd>Français</dd>",
         "Phone number",
         "Address",
         "Review mode: an administrator decides.",
@@ -226,6 +229,8 @@ def test_address_of_another_organization_is_refused_and_stays_pending(
 ):
     factories.PersonFactory(organization=other_org, email="gus@globex.example")
     req = factories.SignupRequestFactory(site=site, email="gus@globex.example")
+    page = admin_client.get(f"/hub/alerts/requests/{req.pk}/").content.decode()
+    assert 'class="alert alert-warning"' in page and "another organization" in page
     response = admin_client.post(f"/hub/alerts/requests/{req.pk}/approve/")
     assert response.status_code == 409
     assert b"another organization" in response.content
@@ -289,8 +294,9 @@ def test_bulk_without_selection_explains(admin_client, site):
 
 
 # Session, user, administrator, the page's rows (one query), the site filter's list; the
-# detail page adds its emails and events. The same at 10 and at 1,000 requests.
-QUEUE_QUERIES, DETAIL_QUERIES = 5, 6
+# detail page (of a pending request) reads the request, whether its address is another
+# organization's, its emails and its events. The same at 10 and at 1,000 requests.
+QUEUE_QUERIES, DETAIL_QUERIES = 5, 7
 
 
 @pytest.mark.parametrize("size", [10, 1000])

@@ -177,13 +177,18 @@ def test_person_of_the_org_without_license_can_request(client, site, reviewers, 
     assert SignupRequest.objects.get().status == "pending"
 
 
-def test_other_organization_address_gets_an_email_and_no_request(
-    client, site, other_org, outbox, run_commits
+def test_other_organization_address_makes_a_request_that_waits(
+    client, site, other_org, reviewers, outbox, run_commits
 ):
+    """Another organization's address gets a request like any other (SPEC sections 5 and 6); an
+    automatic approval of it is refused, so it waits in the queue for an administrator."""
     factories.PersonFactory(organization=other_org, email="gus@globex.example")
+    configure(site, require_confirmation=False, approve_entries=["globex.example"])
     sign_up(client, site, run_commits, email="gus@globex.example")
-    assert not SignupRequest.objects.exists()
-    assert kinds(outbox) == ["other_organization"]
+    req = SignupRequest.objects.get()
+    assert req.status == SignupRequest.Status.PENDING
+    assert kinds(outbox) == ["admin_new_request", "request_received"]
+    assert not HostLicense.objects.exists()
 
 
 def test_after_rejection_the_person_may_ask_again(client, site, reviewers, outbox, run_commits):
