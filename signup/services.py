@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from alerts.services import request_apply_decision
-from mail.models import EmailKind
+from mail.models import EmailKind, OutboxEmail
 from mail.services import email_queue_many
 from orgs.models import HostLicense, Person, User
 from selfsignup.queueing import backoff_delay, enqueue, wake, woken
@@ -196,9 +196,13 @@ def _remind(req: SignupRequest) -> None:
     """A repeated sign-up: send the confirmation or acknowledgement again (rate-limited)."""
     cause = f"request:{req.pk}:remind:{_resend_bucket()}"
     if req.status == SignupRequest.Status.UNCONFIRMED:
-        email_queue_many([emails.confirmation(req, cause=cause)])
+        spec = emails.confirmation(req, cause=cause)
     else:
-        email_queue_many([emails.received(req, cause=cause)])
+        spec = emails.received(req, cause=cause)
+    if OutboxEmail.objects.filter(idempotency_key=spec.idempotency_key).exists():
+        return  # sent within this interval already: nothing new went out
+    email_queue_many([spec])
+    # An unconfirmed request lives 24 hours from the last link it was sent.
     req.last_notified_at = timezone.now()
     req.save(update_fields=["last_notified_at", "updated_at"])
 
