@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from mail import transport
 from mail.models import OutboxEmail
@@ -19,6 +20,13 @@ from selfsignup.queueing import backoff_delay, enqueue, enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
+
+# What the sweep writes as a row's last error: stored in English like the mail server's own
+# errors, and shown translated (the request page translates the text when the catalog has it).
+HANDED_OVER_BEFORE_STOP = gettext_noop(
+    "The worker stopped after handing the message to the mail server; it was not sent again."
+)
+STOPPED_WHILE_SENDING = gettext_noop("The worker stopped while sending; tried again.")
 
 IDEMPOTENCY_KEY_LENGTH = OutboxEmail._meta.get_field("idempotency_key").max_length
 
@@ -227,14 +235,13 @@ def outbox_sweep(*, limit: int = 500) -> int:
         stuck.filter(handed_over_at__isnull=False).update(
             status=OutboxEmail.Status.SENT,
             sent_at=F("handed_over_at"),
-            last_error="The worker stopped after handing the message to the mail server; "
-            "it was not sent again.",
+            last_error=HANDED_OVER_BEFORE_STOP,
             updated_at=now,
         )
         interrupted = list(stuck.filter(handed_over_at__isnull=True).values_list("pk", flat=True))
         OutboxEmail.objects.filter(pk__in=interrupted).update(
             status=OutboxEmail.Status.QUEUED,
-            last_error="The worker stopped while sending; tried again.",
+            last_error=STOPPED_WHILE_SENDING,
             updated_at=now,
         )
         # Push the due time forward so that a second sweep a moment later leaves them alone.

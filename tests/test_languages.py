@@ -10,6 +10,7 @@ from django.conf import settings
 
 from mail.models import EmailKind, OutboxEmail
 from mail.rendering import render_email
+from mail.services import STOPPED_WHILE_SENDING
 from orgs.models import Administrator
 from tests import factories
 from tests.helpers import human
@@ -59,6 +60,14 @@ def test_catalog_is_complete():
 def french_world(client, site, full_admin, other_site):
     factories.LicenseTemplateFactory(organization=site.organization)
     req = factories.SignupRequestFactory(site=site, fields={"phone": "+33 1 23 45 67 89"})
+    # An email the outbox sweep tried again: its last error is the sweep's own sentence.
+    OutboxEmail.objects.create(
+        idempotency_key="swept",
+        kind="request_received",
+        to_email=req.email,
+        request=req,
+        last_error=STOPPED_WHILE_SENDING,
+    )
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
     return req
 
@@ -94,6 +103,7 @@ def test_every_page_speaks_french(client, site, full_admin, french_world, englis
     assert "Autoriser l’inscription du compte organisateur" in settings_page
     detail = visible_text(client.get(f"/hub/alerts/requests/{french_world.pk}/").content)
     assert "Approuver" in detail and "Rejeter" in detail
+    assert "Le processus s’est arrêté pendant l’envoi" in detail
 
 
 def test_public_pages_answer_in_french_after_a_valid_sign_up(
