@@ -145,21 +145,30 @@ def _people_for(
         people |= _create_people(missing, actor)
     # Another organization's person is left exactly as it is.
     refused = {r.email_normalized for r in reqs if r.pk in errors}
-    without_nonce = [
-        p
-        for p in people.values()
-        if p.user_id is None and not p.activation_nonce and p.email_normalized not in refused
+    without_login = [
+        p for p in people.values() if p.user_id is None and p.email_normalized not in refused
     ]
-    for person in without_nonce:
-        person.activation_nonce = new_nonce()
-    Person.objects.bulk_update(without_nonce, ["activation_nonce"])
+    # A person without a login whose address has one by now (an administrator's, say) is linked
+    # to it and told to sign in; the others get an activation link.
+    users = _users_by_email([p.email_normalized for p in without_login])
+    for person in without_login:
+        if person.email_normalized in users:
+            person.user_id, person.activation_nonce = users[person.email_normalized], ""
+        elif not person.activation_nonce:
+            person.activation_nonce = new_nonce()
+    Person.objects.bulk_update(without_login, ["user", "activation_nonce"])
     return people, created, errors
 
 
+def _users_by_email(emails: list[str]) -> dict[str, int]:
+    """Logins by normalized address (logins are stored normalized)."""
+    if not emails:
+        return {}
+    return dict(User.objects.filter(email__in=emails).values_list("email", "pk"))
+
+
 def _create_people(reqs: list[SignupRequest], actor: User | None) -> dict[str, Person]:
-    users = dict(
-        User.objects.filter(email__in=[r.email_normalized for r in reqs]).values_list("email", "pk")
-    )
+    users = _users_by_email([r.email_normalized for r in reqs])
     new = [
         Person(
             organization_id=r.organization_id,

@@ -260,6 +260,9 @@ def activation_person(*, token: str, site: Site) -> Person:
         raise BadToken("used or unknown")
     if not nonce_matches(person.activation_nonce, nonce):
         raise BadToken("used or unknown")
+    if User.objects.filter(email=person.email_normalized).exists():
+        # The address got a login since the link was sent: it signs in with that one.
+        raise BadToken("has a login")
     return person
 
 
@@ -270,9 +273,13 @@ def host_activate(*, token: str, site: Site, password: str) -> User:
         person = Person.objects.select_for_update().get(pk=person.pk)
         if person.user_id is not None:
             raise BadToken("used")
-        user = User.objects.create_user(
-            person.email_normalized, password, full_name=person.display_name
-        )
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    person.email_normalized, password, full_name=person.display_name
+                )
+        except IntegrityError as exc:  # the address got a login a moment ago
+            raise BadToken("has a login") from exc
         person.user = user
         person.activation_nonce = ""
         person.save(update_fields=["user", "activation_nonce"])

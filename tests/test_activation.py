@@ -98,3 +98,28 @@ def test_signin_with_email_and_password(client, site, approved):
     )
     assert good.status_code == 302
     assert b"You are a host on this site." in client.get(f"/sites/{site.slug}/").content
+
+
+def test_address_that_got_a_login_since_the_email_signs_in_instead(client, site, approved):
+    factories.UserFactory(email="nora@example.net")
+    assert client.get(approved).status_code == 400
+    response = client.post(approved, {"password1": "a-long-pass", "password2": "a-long-pass"})
+    assert response.status_code == 400
+    assert f"/sites/{site.slug}/signin/" in response.content.decode()
+
+
+def test_person_without_login_whose_address_has_one_is_linked_on_approval(
+    client, site, full_admin, outbox, run_commits
+):
+    """A person added by hand, later given a login elsewhere (made an administrator, say),
+    then approved: their email has the sign-in link, not an activation link."""
+    person = factories.PersonFactory(organization=site.organization, email="lea@example.net")
+    login = factories.UserFactory(email="lea@example.net")
+    request = factories.SignupRequestFactory(site=site, email="lea@example.net")
+    client.force_login(full_admin)
+    with run_commits():
+        client.post(f"/hub/alerts/requests/{request.pk}/approve/")
+    person.refresh_from_db()
+    assert person.user == login and person.activation_nonce == ""
+    (ready,) = [m for m in outbox if m.to == ["lea@example.net"]]
+    assert f"/sites/{site.slug}/signin/" in ready.body and "/activate/" not in ready.body
