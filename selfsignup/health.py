@@ -1,9 +1,11 @@
 """`/healthz`: 200 when the database and the broker answer, 503 naming what does not."""
 
+from collections.abc import Callable
+
 import redis
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 
 
@@ -39,3 +41,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if down:
         body["down"] = down
     return JsonResponse(body, status=503 if down else 200)
+
+
+class HealthMiddleware:
+    """Answer `/healthz` ahead of the HTTPS redirect and the host check: load balancers and
+    container probes speak plain HTTP to an address, not HTTPS to the public host name (and a
+    redirect would pass for healthy with the database down)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info == "/healthz":
+            return healthz(request)
+        return self.get_response(request)

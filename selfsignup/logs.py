@@ -26,6 +26,8 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.META.get("HTTP_X_REQUEST_ID", "")
         rid = incoming if _INCOMING_ID.match(incoming) else uuid.uuid4().hex
+        # Kept on the request too: Django logs a 4xx or 5xx answer after the middleware is done.
+        request.request_id = rid
         token = request_id.set(rid)
         try:
             response = self.get_response(request)
@@ -37,7 +39,8 @@ class RequestIdMiddleware:
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id.get()
+        request = getattr(record, "request", None)
+        record.request_id = request_id.get() or getattr(request, "request_id", "")
         return True
 
 

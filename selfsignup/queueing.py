@@ -55,7 +55,10 @@ def wake(task: Task, *, key: str, ttl: int) -> bool:
     """
     # False: a run is already waiting. None: the cache is unreachable (so is the broker, which
     # is the same Redis): the sweep finds the row later.
-    if not cache.add(key, 1, ttl):
+    added = cache.add(key, 1, ttl)
+    if added is None:
+        logger.warning("cache unavailable, %s left for the sweep", task.name)
+    if not added:
         return False
     if enqueue(task):
         return True

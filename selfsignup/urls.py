@@ -2,11 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from selfsignup.health import healthz
-
 urlpatterns = [
     path("", RedirectView.as_view(url="/hub/", permanent=False)),
-    path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("django-admin/", admin.site.urls),
     path("sites/", include("signup.urls")),

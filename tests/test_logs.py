@@ -31,6 +31,16 @@ def test_json_lines_name_the_request(caplog):
     assert line["level"] == "INFO" and line["logger"] == "signup"
 
 
+def test_answers_django_logs_after_the_middleware_name_the_request(client, site, caplog):
+    """Django logs a 404 (or 409, 429, 503) once the middleware has returned."""
+    caplog.set_level(logging.WARNING, logger="django.request")
+    response = client.get("/sites/no-such-site/")
+    assert response.status_code == 404
+    (record,) = [r for r in caplog.records if r.name == "django.request"]
+    RequestIdFilter().filter(record)  # as the handler does, outside the request
+    assert record.request_id == response["X-Request-ID"]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_tasks_log_with_the_request_id_that_enqueued_them(client, site, caplog):
     """Real commits: the enqueue happens inside the request, as in production."""

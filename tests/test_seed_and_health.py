@@ -57,6 +57,16 @@ def test_healthz_ok(db, client):
     assert json.loads(response.content)["checks"] == {"database": "ok", "broker": "ok"}
 
 
+def test_healthz_answers_probes_ahead_of_the_https_redirect_and_host_check(db, client, settings):
+    """Probes speak plain HTTP to an address: with the production redirect on and only the
+    public host allowed, /healthz still answers for itself (a 301 would pass for healthy)."""
+    settings.SECURE_SSL_REDIRECT = True
+    settings.ALLOWED_HOSTS = ["signup.example.com"]
+    response = client.get("/healthz", HTTP_HOST="10.0.0.7:8000")
+    assert response.status_code == 200 and response["X-Request-ID"]
+    assert client.get("/hub/login/", HTTP_HOST="10.0.0.7:8000").status_code == 400
+
+
 @pytest.mark.parametrize("down", ["database", "broker"])
 def test_healthz_names_what_is_down(db, client, monkeypatch, down):
     monkeypatch.setattr(f"selfsignup.health.{down}_ok", lambda: False)

@@ -171,3 +171,14 @@ def test_the_sweep_wakes_a_run_even_when_a_lost_one_holds_the_key(
     assert cache.get(WAKE_KEY) is not None
     assert submissions_sweep() == 2
     assert published.call_count == 2
+
+
+def test_an_unreachable_cache_is_logged_and_the_sign_up_left_for_the_sweep(caplog):
+    """The cache fails open (None): no publish, and a warning an operator can alert on."""
+    with (
+        mock.patch.object(cache, "add", return_value=None),
+        mock.patch.object(process_submissions, "apply_async") as publish,
+    ):
+        assert services.submissions_wake() is False
+    publish.assert_not_called()
+    assert "cache unavailable" in caplog.text
