@@ -32,6 +32,8 @@ class Submission(models.Model):
     site = models.ForeignKey("sites.Site", on_delete=models.CASCADE, related_name="+")
     email = models.CharField(max_length=254)
     fields = models.JSONField(default=dict)
+    # The fields the form required (the site's settings may change before it is processed).
+    required_fields = models.JSONField(null=True, blank=True)
     language = models.CharField(max_length=8, default="en")
     created_at = models.DateTimeField(default=timezone.now)
     # Set only when processing failed: how often, and when it may be tried again.

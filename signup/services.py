@@ -42,7 +42,13 @@ def submission_receive(*, site: Site, email: str, fields: dict, language: str) -
     organization's), so its answer and its timing tell nothing about the address.
     """
     # One INSERT is its own transaction: the worker is woken once the row is committed.
-    submission = Submission.objects.create(site=site, email=email, fields=fields, language=language)
+    submission = Submission.objects.create(
+        site=site,
+        email=email,
+        fields=fields,
+        required_fields=list(site.required_fields),
+        language=language,
+    )
     transaction.on_commit(submissions_wake)
     return submission
 
@@ -183,7 +189,11 @@ def _create_request(submission: Submission, email_normalized: str) -> SignupRequ
         first_name=fields.pop("first_name", ""),
         last_name=fields.pop("last_name", ""),
         fields=fields,
-        required_fields=list(site.required_fields),
+        required_fields=list(
+            site.required_fields
+            if submission.required_fields is None  # received before the field existed
+            else submission.required_fields
+        ),
         language=submission.language,
         status=SignupRequest.Status.UNCONFIRMED if unconfirmed else SignupRequest.Status.PENDING,
         confirmation_nonce=new_nonce() if unconfirmed else "",

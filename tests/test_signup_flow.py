@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.utils import timezone
@@ -10,7 +11,12 @@ from alerts.models import AuditEvent
 from mail.models import OutboxEmail
 from orgs.models import HostLicense, Person
 from signup.models import SignupRequest, Submission
-from signup.services import requests_purge_unconfirmed, submission_receive, submissions_sweep
+from signup.services import (
+    requests_purge_unconfirmed,
+    submission_receive,
+    submissions_process,
+    submissions_sweep,
+)
 from sites.models import Site
 from sites.services import SettingsValues, site_settings_update
 from tests import factories
@@ -286,3 +292,19 @@ def test_confirmation_link_expires_after_24_hours(client, site, outbox, run_comm
     monkeypatch.setattr(time, "time", lambda: real() + 24 * 3600 + 5)
     assert client.get(path).status_code == 400
     assert SignupRequest.objects.get().status == "unconfirmed"
+
+
+def test_request_keeps_the_fields_the_form_required_when_it_was_sent(
+    client, site, reviewers, settings
+):
+    """The settings change while the sign-up waits to be processed: the request still lists
+    the fields the form asked for."""
+    configure(site, require_confirmation=False, required_fields=["first_name", "last_name"])
+    with mock.patch("signup.services.submissions_wake"):
+        client.post(
+            f"/sites/{site.slug}/signup/",
+            human({"email": "nora@example.net", "first_name": "Nora", "last_name": "New"}),
+        )
+    configure(site, required_fields=["first_name", "last_name", "phone"])
+    submissions_process()
+    assert SignupRequest.objects.get().required_fields == ["first_name", "last_name"]
