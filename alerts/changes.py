@@ -51,6 +51,8 @@ def describe(event: AuditEvent) -> list[str]:
         lines += [
             _("Removed %(p)s") % {"p": _pattern(e)} for e in changes.get("patterns_removed", [])
         ]
+        if changes.get("decide_pending"):
+            lines.append(_("Asked for the pending requests to be decided by these rules"))
     elif event.action in (AuditEvent.Action.REQUEST_APPROVED, AuditEvent.Action.REQUEST_REJECTED):
         if changes.get("basis") == "pattern":
             lines.append(_("by the rule %(p)s") % {"p": display_domain(changes.get("pattern", ""))})

@@ -7,7 +7,9 @@ batch of locked requests with a fixed number of statements per batch.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,10 +21,12 @@ from mail.services import EmailSpec, email_queue_many
 from orgs.models import HostLicense, Person, User
 from orgs.selectors import review_recipients
 from orgs.services import EmailInOtherOrganization, person_get_or_create, profile_from_fields
+from selfsignup.queueing import enqueue
 from signup import emails
 from signup.models import SignupRequest
 from signup.tokens import new_nonce
 from sites.decision import APPROVED, BASIS_MODE, PENDING, REJECTED, Decision
+from sites.models import Site
 
 BATCH_SIZE = 500
 
@@ -381,6 +385,36 @@ def request_apply_decision(*, req: SignupRequest, decision: Decision) -> None:
             *_reviewer_emails([req], EmailKind.ADMIN_NEW_REQUEST),
         ]
     )
+
+
+def requests_apply_rules_requested(*, site_id: int) -> int:
+    """Carry out an administrator's wish that the saved rules decide the pending requests, then
+    clear it (unless it was asked for again meanwhile); return how many were decided."""
+    requested_at = (
+        Site.objects.filter(pk=site_id).values_list("rules_apply_requested_at", flat=True).first()
+    )
+    if requested_at is None:
+        return 0  # done already (a sweep published it again), or the site is gone
+    decided = requests_apply_rules(site_id=site_id)
+    Site.objects.filter(pk=site_id, rules_apply_requested_at=requested_at).update(
+        rules_apply_requested_at=None
+    )
+    return decided
+
+
+def rules_sweep() -> int:
+    """Publish a rule run for each site whose wish has waited longer than a run takes to start;
+    return how many. A run still working on a big site is published again: runs lock the
+    requests they decide, so two of them decide each request once."""
+    from alerts.tasks import apply_rules_to_pending
+
+    stale = timezone.now() - timedelta(seconds=settings.RULES_SWEEP_AFTER_SECONDS)
+    site_ids = list(
+        Site.objects.filter(rules_apply_requested_at__lt=stale).values_list("pk", flat=True)
+    )
+    for site_id in site_ids:
+        enqueue(apply_rules_to_pending, site_id)
+    return len(site_ids)
 
 
 def requests_apply_rules(*, site_id: int) -> int:

@@ -203,6 +203,8 @@ OUTBOX_SENDING_TIMEOUT_SECONDS = env.int("OUTBOX_SENDING_TIMEOUT_SECONDS", defau
 # The sweeps take rows left waiting this long (a broker outage, a dead worker), this often.
 OUTBOX_SWEEP_AFTER_SECONDS = env.int("OUTBOX_SWEEP_AFTER_SECONDS", default=60)
 SUBMISSION_SWEEP_AFTER_SECONDS = env.int("SUBMISSION_SWEEP_AFTER_SECONDS", default=60)
+# A rule run asked for by an administrator and not done within this is published again.
+RULES_SWEEP_AFTER_SECONDS = env.int("RULES_SWEEP_AFTER_SECONDS", default=600)
 # A wake-up whose run was lost (the broker lost the message) stops holding others back after this.
 SUBMISSION_WAKE_TTL_SECONDS = env.int("SUBMISSION_WAKE_TTL_SECONDS", default=60)
 SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=60.0)
@@ -249,6 +251,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "signup.tasks.submissions_sweep",
         "schedule": SWEEP_INTERVAL_SECONDS,
     },
+    "rules-sweep": {"task": "alerts.tasks.rules_sweep", "schedule": SWEEP_INTERVAL_SECONDS},
     "purge-unconfirmed-requests": {
         "task": "signup.tasks.requests_purge_unconfirmed",
         "schedule": crontab(minute="*/15"),

@@ -50,6 +50,7 @@ class SiteAdmin(admin.ModelAdmin):
         "required_fields",
         "settings_updated_at",
         "settings_updated_by",
+        "rules_apply_requested_at",
     ]
     inlines = [DomainPatternInline]
 

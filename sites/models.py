@@ -98,6 +98,9 @@ class Site(models.Model):
     settings_updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # An administrator asked for the pending requests to be decided by the saved rules; cleared
+    # once a run has done it (a sweep publishes the run again if it was lost with the broker).
+    rules_apply_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

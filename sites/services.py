@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from alerts.audit import audit_record
 from alerts.models import AuditEvent
 from orgs.models import User
+from selfsignup.queueing import enqueue_on_commit
 from sites.domains import InvalidDomain, Pattern, normalize_email, parse_pattern
 from sites.models import (
     MAX_NOTIFY_ADDRESSES,
@@ -180,8 +181,17 @@ def _replace_patterns(site: Site, parsed: ParsedSettings) -> dict[str, list[str]
     return changes
 
 
-def site_settings_update(*, site_id: int, acting_user: User | None, values: SettingsValues) -> Site:
-    """Save a site's Account Management settings and record what changed in the audit trail."""
+def site_settings_update(
+    *,
+    site_id: int,
+    acting_user: User | None,
+    values: SettingsValues,
+    decide_pending: bool = False,
+) -> Site:
+    """Save a site's Account Management settings and record what changed in the audit trail.
+
+    With `decide_pending`, the saved rules then decide the site's pending requests: the wish is
+    stored with the settings (and audited), and a task carries it out after the commit."""
     with transaction.atomic():
         site = Site.objects.select_for_update().get(pk=site_id)
         parsed = settings_validate(site=site, values=values)
@@ -193,6 +203,13 @@ def site_settings_update(*, site_id: int, acting_user: User | None, values: Sett
                 setattr(site, name, new)
         changed_fields = list(changes)
         changes |= _replace_patterns(site, parsed)
+        if decide_pending:
+            from alerts.tasks import apply_rules_to_pending
+
+            site.rules_apply_requested_at = timezone.now()
+            changed_fields.append("rules_apply_requested_at")
+            changes["decide_pending"] = True
+            enqueue_on_commit(apply_rules_to_pending, site.pk)
         if changes:
             site.settings_updated_at = timezone.now()
             site.settings_updated_by = acting_user

@@ -6,9 +6,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from alerts.tasks import apply_rules_to_pending
 from orgs.permissions import get_site_for, hub_view, sites_visible_to
-from selfsignup.queueing import enqueue_on_commit
 from sites.decision import decide
 from sites.domains import normalize_email
 from sites.forms import AddressTestForm, SiteSettingsForm
@@ -45,14 +43,16 @@ def site_settings(request: HttpRequest, slug: str) -> HttpResponse:
         if impact is None or impact.total == 0:
             try:
                 site_settings_update(
-                    site_id=site.pk, acting_user=request.user, values=form.values()
+                    site_id=site.pk,
+                    acting_user=request.user,
+                    values=form.values(),
+                    decide_pending=pending_action == "decide",
                 )
             except SettingsInvalid as exc:  # changed under our feet: show it like a form error
                 for field, errors in exc.errors.items():
                     form.add_error(field, errors)
             else:
                 if pending_action == "decide":
-                    enqueue_on_commit(apply_rules_to_pending, site.pk)
                     messages.success(
                         request,
                         _(

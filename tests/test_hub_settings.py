@@ -1,8 +1,13 @@
 """Account Management settings in the hub (SPEC sections 3, 4 and 7)."""
 
+from unittest import mock
+
 import pytest
+from kombu.exceptions import OperationalError
 
 from alerts.models import AuditEvent
+from alerts.services import rules_sweep
+from alerts.tasks import apply_rules_to_pending
 from signup.models import SignupRequest
 from sites.models import DomainPattern, Site
 from tests import factories
@@ -213,6 +218,35 @@ def test_change_that_decides_pending_requests_says_so_first(admin_client, site, 
     assert SignupRequest.objects.get(email="a@partner.example").decision_pattern == (
         "partner.example"
     )
+
+
+def test_deciding_pending_requests_survives_a_broker_outage(
+    admin_client, site, run_commits, settings
+):
+    """The wish is stored with the settings: a run lost with the broker is published again by
+    the sweep, which then decides the requests, and the audit trail says who asked."""
+    factories.SignupRequestFactory(site=site, email="a@partner.example")
+    data = form_data(approve_entries="partner.example", pending_action="decide")
+    with (
+        mock.patch.object(
+            apply_rules_to_pending, "apply_async", side_effect=OperationalError("down")
+        ),
+        run_commits(),
+    ):
+        assert admin_client.post(url(site), data).status_code == 302
+    assert SignupRequest.objects.get().status == "pending"
+    site.refresh_from_db()
+    assert site.rules_apply_requested_at is not None
+    audit = admin_client.get("/hub/alerts/audit/").content.decode()
+    assert "Asked for the pending requests to be decided by these rules" in audit
+    assert rules_sweep() == 0  # not stale yet: a run may still be on its way
+    settings.RULES_SWEEP_AFTER_SECONDS = 0
+    with run_commits():
+        assert rules_sweep() == 1
+    assert SignupRequest.objects.get().status == "approved"
+    site.refresh_from_db()
+    assert site.rules_apply_requested_at is None
+    assert rules_sweep() == 0
 
 
 def test_keeping_pending_requests_saves_without_deciding(admin_client, site, run_commits):

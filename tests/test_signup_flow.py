@@ -294,9 +294,7 @@ def test_confirmation_link_expires_after_24_hours(client, site, outbox, run_comm
     assert SignupRequest.objects.get().status == "unconfirmed"
 
 
-def test_request_keeps_the_fields_the_form_required_when_it_was_sent(
-    client, site, reviewers, settings
-):
+def test_request_keeps_the_fields_the_form_required_when_it_was_sent(client, site, reviewers):
     """The settings change while the sign-up waits to be processed: the request still lists
     the fields the form asked for."""
     configure(site, require_confirmation=False, required_fields=["first_name", "last_name"])
