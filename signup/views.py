@@ -60,6 +60,9 @@ def signup(request: HttpRequest, slug: str) -> HttpResponse:
 
 def confirm(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     site = _site(slug)
+    if not site.signup_allowed:
+        # Switched off since the link was sent: nothing is decided (the request expires).
+        return render(request, "signup/unavailable.html", {"site": site}, status=404)
     try:
         req = services.request_confirm(token=token, site=site)
     except BadToken:

@@ -136,6 +136,19 @@ def test_decision_waits_for_confirmation(client, site, reviewers, outbox, run_co
     assert Person.objects.filter(email_normalized="nora@example.net").exists()
 
 
+def test_confirmation_after_sign_up_was_switched_off_decides_nothing(
+    client, site, reviewers, outbox, run_commits
+):
+    configure(site, approve_entries=["example.net"], require_confirmation=True)
+    sign_up(client, site, run_commits)
+    configure(site, signup_enabled=False)
+    with run_commits():
+        response = client.get(link_in(outbox[0], "/signup/confirm/"))
+    assert response.status_code == 404 and b"Sign-up is not available" in response.content
+    assert SignupRequest.objects.get().status == "unconfirmed"
+    assert not Person.objects.exists()
+
+
 def test_duplicate_creates_nothing_and_resends_rate_limited(
     client, site, reviewers, outbox, run_commits, settings
 ):
