@@ -2,22 +2,39 @@
 the app's, and each access line carries the request id the app answered with."""
 
 import json
+import traceback
 
-# One JSON object a line; the placeholders are gunicorn's access-log atoms.
-access_log_format = json.dumps(
-    {
-        "time": "%(t)s",
-        "level": "INFO",
-        "logger": "gunicorn.access",
-        "request_id": "%({x-request-id}o)s",
-        "method": "%(m)s",
-        "path": "%(U)s",
-        "status": "%(s)s",
-        "bytes": "%(B)s",
-        "duration_ms": "%(M)s",
-        "client": "%(h)s",
-    }
-)
+from gunicorn.glogging import Logger
+
+# The access line's fields and the gunicorn atoms they come from.
+ACCESS_FIELDS = {
+    "request_id": "{x-request-id}o",
+    "method": "m",
+    "path": "U",
+    "status": "s",
+    "bytes": "B",
+    "duration_ms": "M",
+    "client": "h",
+}
+
+
+class JsonAccessLogger(Logger):
+    """Access lines built with json.dumps: a path or header can't break out of its string."""
+
+    def access(self, resp, req, environ, request_time) -> None:
+        if not self.access_log_enabled:
+            return
+        # Header atoms are keyed in lower case; a missing one is "-", as in gunicorn's own lines.
+        atoms = self.atoms(resp, req, environ, request_time)
+        entry = {"time": atoms["t"], "level": "INFO", "logger": "gunicorn.access"}
+        entry |= {name: atoms.get(atom, "-") for name, atom in ACCESS_FIELDS.items()}
+        try:
+            self.access_log.info("%s", json.dumps(entry, ensure_ascii=False))
+        except Exception:
+            self.error(traceback.format_exc())
+
+
+logger_class = JsonAccessLogger
 
 logconfig_dict = {
     "version": 1,

@@ -2,6 +2,9 @@
 
 import json
 import logging
+import runpy
+from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -53,3 +56,19 @@ def test_tasks_log_with_the_request_id_that_enqueued_them(client, site, caplog):
     assert response["X-Request-ID"] == "trace-abcdef12"
     task_lines = [r for r in caplog.records if r.name == "celery.app.trace"]
     assert task_lines and all(r.request_id == "trace-abcdef12" for r in task_lines)
+
+
+def test_gunicorn_access_lines_stay_one_json_object_whatever_the_path():
+    config = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    logger = object.__new__(config["JsonAccessLogger"])
+    logger._access_log_enabled = True  # what setup() computes from --access-logfile
+    logger.access_log = mock.Mock()
+    atoms = {"t": "[now]", "{x-request-id}o": "abc", "m": "GET", "U": '/x\\\n{"level": 1}'}
+    with mock.patch.object(config["Logger"], "atoms", return_value=atoms):
+        logger.access(None, None, {}, None)
+    (call,) = logger.access_log.info.call_args_list
+    line = call.args[0] % call.args[1:]
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["path"] == '/x\\\n{"level": 1}' and entry["request_id"] == "abc"
+    assert entry["status"] == "-"
