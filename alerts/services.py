@@ -408,10 +408,16 @@ def rules_sweep() -> int:
     requests they decide, so two of them decide each request once."""
     from alerts.tasks import apply_rules_to_pending
 
-    stale = timezone.now() - timedelta(seconds=settings.RULES_SWEEP_AFTER_SECONDS)
-    site_ids = list(
-        Site.objects.filter(rules_apply_requested_at__lt=stale).values_list("pk", flat=True)
-    )
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.RULES_SWEEP_AFTER_SECONDS)
+    with transaction.atomic():
+        site_ids = list(
+            Site.objects.select_for_update(skip_locked=True)
+            .filter(rules_apply_requested_at__lt=stale)
+            .values_list("pk", flat=True)
+        )
+        # Published again at most once a period, not at every sweep while no worker runs.
+        Site.objects.filter(pk__in=site_ids).update(rules_apply_requested_at=now)
     for site_id in site_ids:
         enqueue(apply_rules_to_pending, site_id)
     return len(site_ids)

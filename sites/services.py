@@ -181,6 +181,10 @@ def _replace_patterns(site: Site, parsed: ParsedSettings) -> dict[str, list[str]
     return changes
 
 
+# The settings that decide requests: saving new ones asks whether pending requests follow them.
+RULE_SETTINGS = {"mode", "other_domains", "patterns_added", "patterns_removed"}
+
+
 def site_settings_update(
     *,
     site_id: int,
@@ -210,6 +214,10 @@ def site_settings_update(
             changed_fields.append("rules_apply_requested_at")
             changes["decide_pending"] = True
             enqueue_on_commit(apply_rules_to_pending, site.pk)
+        elif site.rules_apply_requested_at and RULE_SETTINGS.intersection(changes):
+            # New rules saved with "keep": an earlier wish not carried out yet is withdrawn.
+            site.rules_apply_requested_at = None
+            changed_fields.append("rules_apply_requested_at")
         if changes:
             site.settings_updated_at = timezone.now()
             site.settings_updated_by = acting_user

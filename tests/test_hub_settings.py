@@ -1,8 +1,10 @@
 """Account Management settings in the hub (SPEC sections 3, 4 and 7)."""
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from alerts.models import AuditEvent
@@ -220,9 +222,7 @@ def test_change_that_decides_pending_requests_says_so_first(admin_client, site, 
     )
 
 
-def test_deciding_pending_requests_survives_a_broker_outage(
-    admin_client, site, run_commits, settings
-):
+def test_deciding_pending_requests_survives_a_broker_outage(admin_client, site, run_commits):
     """The wish is stored with the settings: a run lost with the broker is published again by
     the sweep, which then decides the requests, and the audit trail says who asked."""
     factories.SignupRequestFactory(site=site, email="a@partner.example")
@@ -240,13 +240,39 @@ def test_deciding_pending_requests_survives_a_broker_outage(
     audit = admin_client.get("/hub/alerts/audit/").content.decode()
     assert "Asked for the pending requests to be decided by these rules" in audit
     assert rules_sweep() == 0  # not stale yet: a run may still be on its way
-    settings.RULES_SWEEP_AFTER_SECONDS = 0
-    with run_commits():
+    Site.objects.filter(pk=site.pk).update(
+        rules_apply_requested_at=timezone.now() - timedelta(hours=1)
+    )
+    with mock.patch.object(apply_rules_to_pending, "apply_async") as published:
         assert rules_sweep() == 1
+        assert rules_sweep() == 0  # published again once a period, not at every sweep
+    assert published.call_count == 1
+    with run_commits():
+        apply_rules_to_pending(site.pk)
     assert SignupRequest.objects.get().status == "approved"
     site.refresh_from_db()
     assert site.rules_apply_requested_at is None
     assert rules_sweep() == 0
+
+
+def test_new_rules_kept_withdraw_a_wish_not_carried_out(admin_client, site, run_commits, settings):
+    factories.SignupRequestFactory(site=site, email="a@partner.example")
+    decide = form_data(approve_entries="partner.example", pending_action="decide")
+    with (
+        mock.patch.object(
+            apply_rules_to_pending, "apply_async", side_effect=OperationalError("down")
+        ),
+        run_commits(),
+    ):
+        admin_client.post(url(site), decide)
+    keep = form_data(reject_entries="partner.example", pending_action="keep")
+    with run_commits():
+        assert admin_client.post(url(site), keep).status_code == 302
+    site.refresh_from_db()
+    assert site.rules_apply_requested_at is None
+    settings.RULES_SWEEP_AFTER_SECONDS = 0
+    assert rules_sweep() == 0
+    assert SignupRequest.objects.get().status == "pending"
 
 
 def test_keeping_pending_requests_saves_without_deciding(admin_client, site, run_commits):
