@@ -276,6 +276,15 @@ def activation_person(*, token: str, site: Site) -> Person:
     return person
 
 
+def host_signed_in(*, user: User) -> None:
+    """A login whose address is a person's without one becomes that person's login: the address
+    got it after the person was approved (their activation link then sends them to sign in)."""
+    if not Person.objects.filter(user=user).exists():
+        Person.objects.filter(email_normalized=user.email, user__isnull=True).update(
+            user=user, activation_nonce=""
+        )
+
+
 def host_activate(*, token: str, site: Site, password: str) -> User:
     """Set a new host's password: creates their login and uses up the activation link."""
     with transaction.atomic():

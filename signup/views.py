@@ -96,6 +96,7 @@ def signin(request: HttpRequest, slug: str) -> HttpResponse:
     site = _site(slug)
     form = SigninForm(request, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
+        services.host_signed_in(user=form.get_user())
         login(request, form.get_user())
         return redirect("signup:home", slug=site.slug)
     return render(request, "signup/signin.html", {"site": site, "form": form})

@@ -101,11 +101,17 @@ def test_signin_with_email_and_password(client, site, approved):
 
 
 def test_address_that_got_a_login_since_the_email_signs_in_instead(client, site, approved):
-    factories.UserFactory(email="nora@example.net")
+    factories.UserFactory(email="nora@example.net", password="their-own-pass")
     assert client.get(approved).status_code == 400
     response = client.post(approved, {"password1": "a-long-pass", "password2": "a-long-pass"})
     assert response.status_code == 400
     assert f"/sites/{site.slug}/signin/" in response.content.decode()
+    signed_in = client.post(
+        f"/sites/{site.slug}/signin/",
+        {"username": "nora@example.net", "password": "their-own-pass"},
+        follow=True,
+    )
+    assert b"You are a host on this site." in signed_in.content
 
 
 def test_person_without_login_whose_address_has_one_is_linked_on_approval(
