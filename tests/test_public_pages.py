@@ -202,6 +202,25 @@ def test_language_switcher_sets_the_language(client, site):
     assert client.get(f"/sites/{site.slug}/").headers["Content-Language"] == "fr"
 
 
+def test_every_page_switches_language_and_comes_back_to_itself(client, site):
+    page = f"/sites/{site.slug}/signup/?from=<home>"
+    html = client.get(page, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    form = html[html.index('<form class="lang-switch"') :]
+    form = form[: form.index("</form>")]
+    assert 'action="/i18n/setlang/"' in form
+    assert 'name="csrfmiddlewaretoken"' in form
+    # The return address is escaped; the active language is the one marked current.
+    assert (
+        'name="next" value="/sites/acme/signup/?from=%3Chome%3E"'.replace("acme", site.slug) in form
+    )
+    assert 'value="fr" lang="fr" aria-describedby="lang-label" aria-current="true"' in form
+    assert 'value="en" lang="en" aria-describedby="lang-label">English</button>' in form
+    assert ">Langue</span>" in form
+    next_page = client.post("/i18n/setlang/", {"language": "en", "next": page})
+    assert next_page.status_code == 302
+    assert client.get(next_page.url).headers["Content-Language"] == "en"
+
+
 def test_the_public_site_lookup_reads_what_the_orm_reads(site, django_assert_num_queries):
     from signup.selectors import PUBLIC_SITE_FIELDS, public_site
 

@@ -1,0 +1,62 @@
+"""`{% language_switcher %}`: the English / French buttons at the top of every page.
+
+A tag rather than an included template: it is on every public and hub page, the sign-up POST
+included, and as a template (an include, a loop, a lookup per language) it cost half of the
+rendering of the page after a sign-up (see `bench/signup_throughput.py`). What depends only on
+the active language is built once per language; the token and the return address each time.
+"""
+
+import functools
+
+from django import template
+from django.conf import settings
+from django.middleware.csrf import get_token
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from django.utils.text import capfirst
+from django.utils.translation import get_language, get_language_info, gettext
+
+register = template.Library()
+
+
+@functools.cache
+def _buttons(active: str) -> SafeString:
+    """The hidden label and one button per language, with `active` marked as the current one."""
+    buttons = format_html_join(
+        "\n",
+        '<button type="submit" name="language" value="{0}" lang="{0}" '
+        'aria-describedby="lang-label"{1}>{2}</button>',
+        (
+            (
+                code,
+                SafeString(' aria-current="true" class="active"') if code == active else "",
+                capfirst(get_language_info(code)["name_local"]),
+            )
+            for code, _name in settings.LANGUAGES
+        ),
+    )
+    label = format_html(
+        '<span class="visually-hidden" id="lang-label">{}</span>', gettext("Language")
+    )
+    return format_html("{}\n{}", label, buttons)
+
+
+@register.simple_tag(takes_context=True)
+def language_switcher(context: template.Context) -> SafeString:
+    """A form posting to `set_language` that comes back to the page it is on."""
+    request = context.get("request")
+    hidden = ""
+    if request is not None:
+        hidden = format_html(
+            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">\n'
+            '<input type="hidden" name="next" value="{}">',
+            get_token(request),
+            request.get_full_path(),
+        )
+    return format_html(
+        '<form class="lang-switch" action="{}" method="post">\n{}\n{}\n</form>',
+        reverse("set_language"),
+        hidden,
+        _buttons(get_language()),
+    )
