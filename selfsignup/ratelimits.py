@@ -1,14 +1,19 @@
 """Rate limits (django-ratelimit on the shared cache): their keys and their rates.
 
 Rates come from settings (the environment) when a request is checked, so they can change
-without code; the keys normalize what they count so that case or a trailing dot buys nothing.
+without code; the keys normalize what they count so that case, a trailing dot, quotes or a
+`+tag` buy nothing.
 """
+
+import functools
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django_ratelimit.core import get_usage
 from django_ratelimit.decorators import ratelimit
+from django_ratelimit.exceptions import Ratelimited
 
 from sites.domains import InvalidDomain, normalize_email
 
@@ -20,10 +25,18 @@ def _address(value: str) -> str:
         return value.strip().lower()[:320]
 
 
+def _mailbox(value: str) -> str:
+    """The mailbox an address reaches, for counting only: `Ann+x@d`, `"ann"@d` and `ann@d` are one."""
+    local, _at, domain = _address(value).rpartition("@")
+    if len(local) >= 2 and local[0] == local[-1] == '"':
+        local = local[1:-1].replace("\\", "")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
 def signup_address_key(group: str, request: HttpRequest) -> str:
-    """One counter per site and address: repeated sign-ups (and their re-sent emails)."""
+    """One counter per site and mailbox: repeated sign-ups (and their re-sent emails)."""
     slug = request.resolver_match.kwargs.get("slug", "")
-    return f"{slug}:{_address(request.POST.get('email', ''))}"
+    return f"{slug}:{_mailbox(request.POST.get('email', ''))}"
 
 
 def account_key(group: str, request: HttpRequest) -> str:
@@ -55,12 +68,34 @@ def limit_signups(view):
     )(view)
 
 
+SIGNIN_LIMITS = (
+    {"group": "signin-ip", "key": "ip", "rate": signin_ip_rate},
+    {"group": "signin-account", "key": account_key, "rate": signin_account_rate},
+)
+
+
 def limit_signins(view):
-    """Sign-in POSTs (hub and sites): per client address, and per account tried."""
-    view = ratelimit(key="ip", rate=signin_ip_rate, method="POST", group="signin-ip")(view)
-    return ratelimit(
-        key=account_key, rate=signin_account_rate, method="POST", group="signin-account"
-    )(view)
+    """Sign-in POSTs (hub and sites): failed tries per client address and per account tried.
+
+    Only failures count (a POST answered with the form again rather than a redirect), so that
+    people who sign in often are never locked out; once either count reaches its limit, every
+    try is refused, the right password included, until the window ends."""
+
+    @functools.wraps(view)
+    def limited(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if request.method != "POST":
+            return view(request, *args, **kwargs)
+        for limit in SIGNIN_LIMITS:
+            usage = get_usage(request, method="POST", increment=False, **limit)
+            if usage is not None and usage["count"] >= usage["limit"]:
+                raise Ratelimited()
+        response = view(request, *args, **kwargs)
+        if response.status_code == 200:
+            for limit in SIGNIN_LIMITS:
+                get_usage(request, method="POST", increment=True, **limit)
+        return response
+
+    return limited
 
 
 def too_many(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

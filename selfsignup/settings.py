@@ -96,7 +96,11 @@ _DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
 DATABASES = {"default": env.db("DATABASE_URL", default=_DEFAULT_DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # IMMEDIATE: a transaction takes the write lock when it begins, so two writers queue for
+    # up to `timeout` seconds instead of one failing at once with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    )
 else:
     # A database that doesn't answer fails a request (and /healthz) in seconds, not minutes.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
@@ -176,7 +180,7 @@ RATELIMIT_IP_META_KEY = "selfsignup.net.client_ip"
 # How many reverse proxies (load balancer, nginx...) stand in front of the app and append to
 # X-Forwarded-For; 0 trusts only the connection's address.
 TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
-RATELIMIT_SIGNUP_PER_IP = env.str("RATELIMIT_SIGNUP_PER_IP", default="60/h")
+RATELIMIT_SIGNUP_PER_IP = env.str("RATELIMIT_SIGNUP_PER_IP", default="600/h")
 RATELIMIT_SIGNUP_PER_ADDRESS = env.str("RATELIMIT_SIGNUP_PER_ADDRESS", default="5/h")
 RATELIMIT_SIGNIN_PER_IP = env.str("RATELIMIT_SIGNIN_PER_IP", default="30/5m")
 RATELIMIT_SIGNIN_PER_ACCOUNT = env.str("RATELIMIT_SIGNIN_PER_ACCOUNT", default="10/15m")

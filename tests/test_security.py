@@ -56,6 +56,31 @@ def test_signup_is_limited_per_site_and_address(client, site, settings):
     )
 
 
+def test_other_spellings_of_a_mailbox_share_its_limit(client, site, settings):
+    settings.RATELIMIT_SIGNUP_PER_ADDRESS = "2/h"
+    for address in ["victim@example.net", "Victim+1@example.net"]:
+        assert post_signup(client, site, email=address).status_code == 200
+    assert post_signup(client, site, email='"victim"@example.net').status_code == 429
+    assert post_signup(client, site, email="victim2@example.net").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/hub/login/", "/sites/{slug}/signin/"])
+def test_successful_sign_ins_never_use_up_the_limits(client, site, full_admin, settings, path):
+    path = path.format(slug=site.slug)
+    settings.RATELIMIT_SIGNIN_PER_ACCOUNT = "3/15m"
+    settings.RATELIMIT_SIGNIN_PER_IP = "3/5m"
+    for _ in range(6):
+        client.logout()
+        answer = client.post(path, {"username": "ana@acme.example", "password": factories.PASSWORD})
+        assert answer.status_code == 302
+    # Failures still count, from the first one on.
+    for _ in range(3):
+        assert (
+            client.post(path, {"username": "ana@acme.example", "password": "no"}).status_code == 200
+        )
+    assert client.post(path, {"username": "zed@example.net", "password": "no"}).status_code == 429
+
+
 @pytest.mark.parametrize("path", ["/hub/login/", "/sites/{slug}/signin/"])
 def test_sign_in_is_limited_per_address_and_per_account(client, site, full_admin, settings, path):
     path = path.format(slug=site.slug)
