@@ -9,15 +9,16 @@ from signup.models import SignupRequest
 from sites.decision import APPROVED, REJECTED, decide_among
 from sites.domains import Pattern, candidate_suffixes
 from sites.models import DomainPattern, Site
-from sites.services import ParsedSettings
+from sites.services import ParsedSettings, SettingsInvalid, SettingsValues, settings_validate
 
 
 @dataclass(frozen=True)
 class Impact:
-    """How many pending requests the settings would decide now."""
+    """How many pending requests the settings would decide now, out of how many."""
 
     approve: int = 0
     reject: int = 0
+    pending: int = 0
 
     @property
     def total(self) -> int:
@@ -51,7 +52,9 @@ def settings_impact(*, site: Site, parsed: ParsedSettings) -> Impact:
     """What saving `parsed` would decide among the site's pending requests."""
     rules = _rules(parsed)
     counts = {APPROVED: 0, REJECTED: 0}
+    pending = 0
     for domain, count in pending_by_domain(site):
+        pending += count
         matches = [m for suffix in candidate_suffixes(domain) for m in rules.get(suffix, [])]
         decision = decide_among(
             domain=domain,
@@ -61,14 +64,13 @@ def settings_impact(*, site: Site, parsed: ParsedSettings) -> Impact:
         )
         if decision.outcome in counts:
             counts[decision.outcome] += count
-    return Impact(approve=counts[APPROVED], reject=counts[REJECTED])
+    return Impact(approve=counts[APPROVED], reject=counts[REJECTED], pending=pending)
 
 
-def rules_changed(site: Site, parsed: ParsedSettings) -> bool:
-    """Whether the settings that decide requests (lists, mode) differ from the saved ones."""
-    saved = set(site.patterns.values_list("pattern", "action"))
-    new = {(p.text, DomainPattern.Action.APPROVE) for p in parsed.approve} | {
-        (p.text, DomainPattern.Action.REJECT) for p in parsed.reject
-    }
-    values = parsed.values
-    return saved != new or (site.mode, site.other_domains) != (values.mode, values.other_domains)
+def saved_settings_impact(site: Site) -> Impact:
+    """What the site's saved settings would decide among its pending requests."""
+    try:
+        parsed = settings_validate(site=site, values=SettingsValues.of(site))
+    except SettingsInvalid:  # saved before a rule existed (or by hand): nothing to apply
+        return Impact(pending=sum(count for _domain, count in pending_by_domain(site)))
+    return settings_impact(site=site, parsed=parsed)

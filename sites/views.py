@@ -10,7 +10,7 @@ from orgs.permissions import get_site_for, hub_view, sites_visible_to
 from sites.decision import decide
 from sites.domains import normalize_email
 from sites.forms import AddressTestForm, SiteSettingsForm
-from sites.selectors import rules_changed, settings_impact
+from sites.selectors import saved_settings_impact
 from sites.services import SettingsInvalid, site_settings_update
 
 
@@ -35,40 +35,37 @@ def _address_test(request: HttpRequest, site) -> tuple[AddressTestForm, object]:
 def site_settings(request: HttpRequest, slug: str) -> HttpResponse:
     site = get_site_for(request.admin, slug, write=request.method == "POST")
     form = SiteSettingsForm(request.POST or None, site=site)
-    impact = None
     if request.method == "POST" and form.is_valid():
-        pending_action = request.POST.get("pending_action", "")
-        if pending_action not in ("decide", "keep") and rules_changed(site, form.parsed):
-            impact = settings_impact(site=site, parsed=form.parsed)
-        if impact is None or impact.total == 0:
-            try:
-                site_settings_update(
-                    site_id=site.pk,
-                    acting_user=request.user,
-                    values=form.values(),
-                    decide_pending=pending_action == "decide",
+        # Save always saves; the pending requests are decided only when asked for in the form.
+        decide_pending = request.POST.get("pending_action") == "decide"
+        try:
+            site_settings_update(
+                site_id=site.pk,
+                acting_user=request.user,
+                values=form.values(),
+                decide_pending=decide_pending,
+            )
+        except SettingsInvalid as exc:  # changed under our feet: show it like a form error
+            for field, errors in exc.errors.items():
+                form.add_error(field, errors)
+        else:
+            if decide_pending:
+                messages.success(
+                    request,
+                    _(
+                        "Settings saved. The pending requests that the "
+                        "new rules decide are being decided."
+                    ),
                 )
-            except SettingsInvalid as exc:  # changed under our feet: show it like a form error
-                for field, errors in exc.errors.items():
-                    form.add_error(field, errors)
             else:
-                if pending_action == "decide":
-                    messages.success(
-                        request,
-                        _(
-                            "Settings saved. The pending requests that the "
-                            "new rules decide are being decided."
-                        ),
-                    )
-                else:
-                    messages.success(request, _("Settings saved."))
-                return redirect("hub:site_settings", slug=site.slug)
+                messages.success(request, _("Settings saved."))
+            return redirect("hub:site_settings", slug=site.slug)
     test_form, test_decision = _address_test(request, site)
     context = {
         "nav": "sites",
         "site": site,
         "form": form,
-        "impact": impact,
+        "impact": saved_settings_impact(site),
         "test_form": test_form,
         "test_decision": test_decision,
     }

@@ -197,16 +197,20 @@ def test_readonly_admin_can_test_an_address(client, site, readonly_admin):
     assert response.status_code == 200 and b"Waits for review" in response.content
 
 
-def test_change_that_decides_pending_requests_says_so_first(admin_client, site, run_commits):
+def test_save_saves_and_pending_requests_wait_unless_the_rules_are_asked_to_decide(
+    admin_client, site, run_commits
+):
     for email in ["a@partner.example", "b@partner.example", "c@spam.example", "d@other.example"]:
         factories.SignupRequestFactory(site=site, email=email)
     data = form_data(approve_entries="partner.example", reject_entries="spam.example")
-    preview = admin_client.post(url(site), data)
-    assert preview.status_code == 200
-    html = preview.content.decode()
-    assert "These settings decide 3 pending requests now." in html
-    assert "2 would be approved and 1 rejected" in html
-    assert not DomainPattern.objects.exists()  # nothing saved yet
+    with run_commits():
+        assert admin_client.post(url(site), data).status_code == 302
+    assert DomainPattern.objects.filter(site=site).count() == 2
+    assert set(SignupRequest.objects.values_list("status", flat=True)) == {"pending"}
+    html = admin_client.get(url(site)).content.decode()
+    assert "4 requests on this site wait for review." in html
+    assert "The saved rules would approve 2 and reject 1 of them." in html
+    assert 'value="keep" id="pending-keep" checked' in html
     with run_commits():
         saved = admin_client.post(url(site), data | {"pending_action": "decide"})
     assert saved.status_code == 302
@@ -220,6 +224,15 @@ def test_change_that_decides_pending_requests_says_so_first(admin_client, site, 
     assert SignupRequest.objects.get(email="a@partner.example").decision_pattern == (
         "partner.example"
     )
+    html = admin_client.get(url(site)).content.decode()
+    assert "1 request on this site waits for review." in html
+    assert "The saved rules would" not in html
+
+
+def test_without_pending_requests_there_is_nothing_to_choose(admin_client, site):
+    html = admin_client.get(url(site)).content.decode()
+    assert 'name="pending_action"' not in html
+    assert html.count(">Save</button>") == 1
 
 
 def test_deciding_pending_requests_survives_a_broker_outage(admin_client, site, run_commits):
