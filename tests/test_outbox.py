@@ -156,3 +156,17 @@ def test_subject_is_one_line_whatever_the_data(db, outbox):
     message = outbox[0].message()
     assert message["Bcc"] is None and message["X-Injected"] is None
     assert "\n" not in outbox[0].subject
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+@pytest.mark.parametrize("kind", EmailKind.values)
+def test_each_subject_carries_the_name_of_its_email(kind, language):
+    from django.utils import translation
+
+    from mail.rendering import render_email
+
+    context = {"site_name": "Acme", "requester_email": "ada@example.net", "first_name": "Ada"}
+    subject = render_email(kind=kind, context=context, language=language).subject
+    with translation.override(language):
+        name = str(EmailKind(kind).label)
+    assert name in subject and "Acme" in subject
