@@ -189,7 +189,11 @@ def test_bots_get_the_same_page_and_create_nothing(
 
 def test_honeypot_is_hidden_from_people_and_never_echoed(client, site):
     page = client.get(f"/sites/{site.slug}/signup/").content.decode()
-    assert 'class="hp" aria-hidden="true"' in page and 'tabindex="-1"' in page
+    assert '<div class="hp" hidden><input type="text" name="website"' in page
+    assert 'tabindex="-1"' in page
+    # People see exactly the site's fields: the trap has no label.
+    assert "Leave this field empty" not in page
+    assert re.findall(r"<label for=\"id_(\w+)\">", page) == ["email", "first_name", "last_name"]
     again = client.post(
         f"/sites/{site.slug}/signup/", human({"email": "bad", "website": "filled-by-bot"})
     ).content.decode()
