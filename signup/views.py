@@ -36,7 +36,7 @@ def home(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "signup/home.html", context)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @limit_signups
 def signup(request: HttpRequest, slug: str) -> HttpResponse:
     site = _site(slug)
@@ -70,7 +70,7 @@ def confirm(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     return render(request, "signup/confirmed.html", {"site": site, "req": req})
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def activate(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     site = _site(slug)
     try:
@@ -90,7 +90,7 @@ def activate(request: HttpRequest, slug: str, token: str) -> HttpResponse:
     return render(request, "signup/activate.html", {"site": site, "form": form, "person": person})
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @limit_signins
 def signin(request: HttpRequest, slug: str) -> HttpResponse:
     site = _site(slug)

@@ -240,3 +240,10 @@ def test_the_public_site_lookup_reads_what_the_orm_reads(site, django_assert_num
         assert found.organization.slug == expected.organization.slug
     assert public_site("no-such-site") is None
     assert public_site("acme' OR '1'='1") is None
+
+
+def test_public_pages_answer_head_like_get(client, site):
+    for path in [f"/sites/{site.slug}/", signup_url(site), f"/sites/{site.slug}/signin/"]:
+        response = client.head(path)
+        assert response.status_code == 200, path
+        assert response.content == b""
