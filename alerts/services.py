@@ -132,28 +132,38 @@ def _people_for(
 
     Returns persons by normalized email, the emails whose person was created, and the requests
     that can't be approved because their address is another organization's."""
-    wanted = {r.email_normalized: r for r in reqs}
     people = {
         p.email_normalized: p
-        for p in Person.objects.select_for_update().filter(email_normalized__in=wanted)
+        for p in Person.objects.select_for_update().filter(
+            email_normalized__in={r.email_normalized for r in reqs}
+        )
     }
-    errors = {
-        r.pk: other_organization_message()
-        for r in reqs
-        if r.email_normalized in people
-        and people[r.email_normalized].organization_id != r.organization_id
-    }
-    missing = [r for email, r in wanted.items() if email not in people]
-    created = {r.email_normalized for r in missing}
-    if missing:
-        people |= _create_people(missing, actor)
+    missing: dict[str, SignupRequest] = {}
+    for req in reqs:
+        # An operator's batch may hold one address on sites of two organizations: the first
+        # request decides which organization the new person joins.
+        if req.email_normalized not in people:
+            missing.setdefault(req.email_normalized, req)
+    new, created = _create_people(list(missing.values()), actor) if missing else ({}, set())
+    people |= new
+    # Checked after the creations, which can make the address another organization's.
+    errors = {r.pk: other_organization_message() for r in reqs if _is_elsewhere(r, people)}
     # Another organization's person is left exactly as it is.
-    refused = {r.email_normalized for r in reqs if r.pk in errors}
-    without_login = [
-        p for p in people.values() if p.user_id is None and p.email_normalized not in refused
-    ]
-    # A person without a login whose address has one by now (an administrator's, say) is linked
-    # to it and told to sign in; the others get an activation link.
+    approved = dict.fromkeys(r.email_normalized for r in reqs if r.pk not in errors)
+    _link_or_invite([people[email] for email in approved])
+    return people, created, errors
+
+
+def _is_elsewhere(req: SignupRequest, people: dict[str, Person]) -> bool:
+    """Whether the request's address is (or, lost to a race, became) another organization's."""
+    person = people.get(req.email_normalized)
+    return person is None or person.organization_id != req.organization_id
+
+
+def _link_or_invite(people: Iterable[Person]) -> None:
+    """A person without a login whose address has one by now (an administrator's, say) is
+    linked to it and told to sign in; the others get an activation link."""
+    without_login = [p for p in people if p.user_id is None]
     users = _users_by_email([p.email_normalized for p in without_login])
     for person in without_login:
         if person.email_normalized in users:
@@ -161,7 +171,6 @@ def _people_for(
         elif not person.activation_nonce:
             person.activation_nonce = new_nonce()
     Person.objects.bulk_update(without_login, ["user", "activation_nonce"])
-    return people, created, errors
 
 
 def _users_by_email(emails: list[str]) -> dict[str, int]:
@@ -171,7 +180,11 @@ def _users_by_email(emails: list[str]) -> dict[str, int]:
     return dict(User.objects.filter(email__in=emails).values_list("email", "pk"))
 
 
-def _create_people(reqs: list[SignupRequest], actor: User | None) -> dict[str, Person]:
+def _create_people(
+    reqs: list[SignupRequest], actor: User | None
+) -> tuple[dict[str, Person], set[str]]:
+    """A person for each request (one per address) in the request's organization; returns them
+    by normalized email and the emails whose person this created."""
     users = _users_by_email([r.email_normalized for r in reqs])
     new = [
         Person(
@@ -192,12 +205,22 @@ def _create_people(reqs: list[SignupRequest], actor: User | None) -> dict[str, P
     try:
         with transaction.atomic():
             Person.objects.bulk_create(new)
-        return {p.email_normalized: p for p in new}
     except IntegrityError:
-        # Someone created one of them a moment ago: one at a time, taking theirs.
-        found = {}
-        for r in reqs:
-            found[r.email_normalized], _created = person_get_or_create(
+        return _get_or_create_people(reqs, actor)
+    return {p.email_normalized: p for p in new}, {p.email_normalized for p in new}
+
+
+def _get_or_create_people(
+    reqs: list[SignupRequest], actor: User | None
+) -> tuple[dict[str, Person], set[str]]:
+    """Someone created some of them a moment ago: one at a time, taking theirs. An address
+    another organization took is left out, so that `_people_for` refuses its request instead
+    of failing the whole batch."""
+    found: dict[str, Person] = {}
+    created: set[str] = set()
+    for r in reqs:
+        try:
+            person, is_new = person_get_or_create(
                 organization=r.organization,
                 email=r.email,
                 fields=r.fields | {"first_name": r.first_name, "last_name": r.last_name},
@@ -205,10 +228,18 @@ def _create_people(reqs: list[SignupRequest], actor: User | None) -> dict[str, P
                 acting_user=actor,
                 language=r.language,
             )
-        return found
+        except EmailInOtherOrganization:
+            continue
+        found[r.email_normalized] = person
+        if is_new:
+            created.add(r.email_normalized)
+    return found, created
 
 
 def _grant_licenses(reqs: list[SignupRequest], people: dict[str, Person], actor: User | None):
+    # The rule of orgs.services.license_grant, checked here too since this path bypasses it.
+    if any(people[r.email_normalized].organization_id != r.site.organization_id for r in reqs):
+        raise ValueError("a license is only granted on a site of the person's organization")
     held = set(
         HostLicense.objects.filter(
             person__in=[people[r.email_normalized] for r in reqs],
