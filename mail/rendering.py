@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from mail.models import OutboxEmail
+from sites.domains import InvalidDomain, deliverable_email
 
 
 @dataclass(frozen=True)
@@ -35,13 +36,22 @@ def message_id(email: OutboxEmail) -> str:
     return f"<{digest}@selfsignup>"
 
 
+def _recipient(address: str) -> str:
+    """Rows queued before recipients were stored as `deliverable_email` may hold a Unicode
+    domain, which Django would encode the IDNA 2003 way (`faß.de` → `fass.de`)."""
+    try:
+        return deliverable_email(address)
+    except InvalidDomain:
+        return address
+
+
 def build_message(email: OutboxEmail, connection=None) -> EmailMultiAlternatives:
     rendered = render_email(kind=email.kind, context=email.context, language=email.language)
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[email.to_email],
+        to=[_recipient(email.to_email)],
         headers={
             "Message-ID": message_id(email),
             "X-Idempotency-Key": email.idempotency_key,

@@ -48,11 +48,20 @@ class EmailSpec:
 
     @property
     def idempotency_key(self) -> str:
-        key = f"{self.cause}:{self.kind}:{self.to.lower()}"
-        if len(key) <= IDEMPOTENCY_KEY_LENGTH:
+        full = f"{self.cause}:{self.kind}:{self.to.lower()}"
+        # The key is also the X-Idempotency-Key header: the address goes in as a digest, never
+        # as typed text.
+        key = f"{self.cause}:{self.kind}:{_digest(self.to.lower())}"
+        fits = max(len(full), len(key)) <= IDEMPOTENCY_KEY_LENGTH
+        if fits and key.isascii() and key.isprintable():
             return key
-        # Cutting a long key could drop what tells two emails apart: the kind, then a digest.
-        return f"{self.kind}:{hashlib.sha256(key.encode()).hexdigest()}"
+        # Cutting a long key could drop what tells two emails apart: the kind, then a digest
+        # (the form long keys always had, so rows queued before keep matching).
+        return f"{self.kind}:{_digest(full)}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def email_queue_many(specs: list[EmailSpec]) -> list[OutboxEmail]:

@@ -2,6 +2,7 @@
 
 Contexts hold plain strings (they are stored as JSON); links are absolute, built from SITE_URL.
 Callers queue the entries with `mail.services.email_queue_many`, in the transaction of the change.
+Every recipient goes through `deliverable_email`: the domain the rules matched is the one mailed.
 """
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from orgs.models import Person
 from orgs.selectors import Recipient
 from signup.models import SignupRequest
 from signup.tokens import activation_token, confirmation_token
+from sites.domains import deliverable_email
 from sites.models import Site
 
 
@@ -32,7 +34,8 @@ def _to_requester(req: SignupRequest, kind: str, cause: str, **extra: object) ->
         "email": req.email,
         **extra,
     }
-    return EmailSpec(kind, req.email, context, req.language, cause, req.organization_id, req.pk)
+    to = deliverable_email(req.email)
+    return EmailSpec(kind, to, context, req.language, cause, req.organization_id, req.pk)
 
 
 def confirmation(req: SignupRequest, *, cause: str) -> EmailSpec:
@@ -72,9 +75,9 @@ def to_reviewers(req: SignupRequest, kind: str, recipients: list[Recipient]) -> 
         "request_url": absolute(reverse("hub:request_detail", kwargs={"pk": req.pk})),
         "queue_url": absolute(reverse("hub:requests")),
     }
-    cause = f"request:{req.pk}:review"
+    cause, org_id = f"request:{req.pk}:review", req.organization_id
     return [
-        EmailSpec(kind, r.email, context, r.language, cause, req.organization_id, req.pk)
+        EmailSpec(kind, deliverable_email(r.email), context, r.language, cause, org_id, req.pk)
         for r in recipients
     ]
 
@@ -90,4 +93,4 @@ def to_address(
         "first_name": first_name,
         "email": to,
     }
-    return EmailSpec(kind, to, context, language, cause, site.organization_id)
+    return EmailSpec(kind, deliverable_email(to), context, language, cause, site.organization_id)

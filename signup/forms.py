@@ -120,8 +120,8 @@ def _field_for(key: str) -> list[tuple[str, forms.Field]]:
 
 
 class AddressField(forms.EmailField):
-    """An email address whose domain we can normalize; a trailing dot after the domain
-    (`bob@acme.com.`) is dropped."""
+    """An email address whose domain we can normalize, without control characters; a trailing
+    dot after the domain (`bob@acme.com.`) is dropped."""
 
     def to_python(self, value: str | None) -> str:
         value = super().to_python(value)
@@ -129,11 +129,16 @@ class AddressField(forms.EmailField):
 
     def clean(self, value: str | None) -> str:
         value = super().clean(value)
-        if value:
-            try:
-                normalize_email(value)
-            except InvalidDomain as exc:
-                raise forms.ValidationError(validate_email.message, code="invalid") from exc
+        if not value:
+            return value
+        # Django accepts control characters in a quoted local part; in a To header Python's
+        # email package writes some of them as bare line breaks.
+        if _CONTROL.search(value):
+            raise forms.ValidationError(validate_email.message, code="invalid")
+        try:
+            normalize_email(value)
+        except InvalidDomain as exc:
+            raise forms.ValidationError(validate_email.message, code="invalid") from exc
         return value
 
 

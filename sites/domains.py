@@ -90,6 +90,14 @@ def normalize_email(raw: str) -> str:
     return normalized
 
 
+def deliverable_email(raw: str) -> str:
+    """The address to send to: the local part as typed, the domain in the IDNA 2008 form the
+    rules matched. Django would encode a Unicode domain with IDNA 2003 (`faß.de` → `fass.de`,
+    another domain); an A-label it leaves as it is."""
+    local, domain = split_email(raw)
+    return f"{local}@{normalize_domain(domain)}"
+
+
 def email_domain(normalized_email: str) -> str:
     return normalized_email.rpartition("@")[2]
 

@@ -1,0 +1,199 @@
+"""Where emails go: the domain the rules matched, and never a typed address in a header."""
+
+import hashlib
+import re
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.mail.message import sanitize_address
+
+from mail.models import EmailKind, OutboxEmail
+from mail.rendering import build_message
+from mail.services import EmailSpec, email_deliver
+from signup.forms import AddressField
+from signup.models import SignupRequest, Submission
+from sites.domains import deliverable_email
+from sites.models import Site
+from sites.services import SettingsValues, site_settings_update
+from tests import factories
+from tests.helpers import human
+
+# Domains IDNA 2008 (our rules) and Python's IDNA 2003 codec (Django's mail code) encode
+# differently: 2003 maps `ß` to `ss` and a final sigma to the ordinary one.
+FASS = "xn--fa-hia.de"
+GREEK = "xn--hxarsa0b.gr"
+
+
+def configure(site: Site, **changes: object) -> None:
+    values = SettingsValues.of(site)
+    values.signup_enabled = True
+    for name, value in changes.items():
+        setattr(values, name, value)
+    site_settings_update(site_id=site.pk, acting_user=None, values=values)
+    site.refresh_from_db()
+
+
+def sign_up(client, site: Site, email: str):
+    data = {"email": email, "first_name": "K", "last_name": "F"}
+    return client.post(f"/sites/{site.slug}/signup/", human(data))
+
+
+def assert_sent_to(message, address: str) -> None:
+    """What the SMTP backend puts in RCPT TO and in the To header, and the stored row."""
+    assert message.to == [address]
+    assert sanitize_address(message.to[0], "utf-8") == address
+    assert message.message()["To"] == address
+    assert OutboxEmail.objects.filter(to_email=address).exists()
+
+
+def header_lines_broken(message) -> list[bytes]:
+    """Header lines that are neither a `Name: value` line nor a folded continuation."""
+    head = message.message().as_bytes().split(b"\n\n", 1)[0]
+    return [line for line in head.split(b"\n") if not re.match(rb"[ \t]|[!-9;-~]+:", line)]
+
+
+@pytest.mark.parametrize(
+    ("typed", "sent_to"),
+    [
+        ("kate@faß.de", f"kate@{FASS}"),
+        ("Kate@FAß.de", f"Kate@{FASS}"),
+        ("n@ελλάς.gr", f"n@{GREEK}"),
+    ],
+)
+def test_confirmation_goes_to_the_domain_the_rules_matched(
+    client, site, outbox, run_commits, typed, sent_to
+):
+    domain = typed.rpartition("@")[2].lower()
+    configure(site, approve_entries=[domain], require_confirmation=True, mode="review")
+    with run_commits():
+        sign_up(client, site, typed)
+    req = SignupRequest.objects.get()
+    assert req.email_normalized == sent_to.lower()
+    (confirm,) = outbox
+    assert_sent_to(confirm, sent_to)  # the local part keeps its case
+
+
+def test_activation_link_goes_to_the_domain_the_rules_matched(client, site, outbox, run_commits):
+    configure(site, approve_entries=["faß.de"], require_confirmation=False, mode="review")
+    with run_commits():
+        sign_up(client, site, "kate@faß.de")
+    assert SignupRequest.objects.get().status == SignupRequest.Status.APPROVED
+    ready = [m for m in outbox if "/activate/" in m.body]
+    assert len(ready) == 1
+    assert_sent_to(ready[0], f"kate@{FASS}")
+    assert not OutboxEmail.objects.filter(to_email__contains="ß").exists()
+
+
+def test_existing_host_is_told_at_the_domain_the_rules_matched(client, site, outbox, run_commits):
+    configure(site, require_confirmation=False)
+    person = factories.PersonFactory(
+        organization=site.organization, email="kate@faß.de", email_normalized=f"kate@{FASS}"
+    )
+    factories.HostLicenseFactory(person=person, site=site)
+    with run_commits():
+        sign_up(client, site, "kate@faß.de")
+    (told,) = outbox
+    assert OutboxEmail.objects.get().kind == EmailKind.ALREADY_HOST
+    assert_sent_to(told, f"kate@{FASS}")
+
+
+def test_reviewer_addresses_get_the_domain_they_were_entered_with(
+    client, site, outbox, run_commits
+):
+    configure(
+        site,
+        require_confirmation=False,
+        mode="review",
+        notify=Site.Notify.ADDRESSES,
+        notify_addresses=["Boss@Faß.de"],
+    )
+    with run_commits():
+        sign_up(client, site, "nora@example.net")
+    (review,) = [m for m in outbox if m.to != ["nora@example.net"]]
+    assert_sent_to(review, f"Boss@{FASS}")
+
+
+def test_deliverable_email_keeps_plain_addresses_as_typed():
+    assert deliverable_email("Nora.New+x@Example.NET.") == "Nora.New+x@example.net"
+    assert deliverable_email('"a b"@example.net') == '"a b"@example.net'
+
+
+CONTROL_ADDRESSES = [
+    '"x\x0cinjected"@example.net',
+    '"x\x01y"@example.net',
+    '"x\x1fy"@example.net',
+    '"x\x7fy"@example.net',
+]
+
+
+@pytest.mark.parametrize("address", CONTROL_ADDRESSES)
+def test_requester_address_with_control_characters_is_refused(
+    client, site, outbox, run_commits, address
+):
+    with run_commits():
+        response = sign_up(client, site, address)
+    assert response.status_code == 200
+    assert "Enter a valid email address." in response.content.decode()
+    assert not Submission.objects.exists() and not SignupRequest.objects.exists()
+    assert len(outbox) == 0
+
+
+@pytest.mark.parametrize("address", [*CONTROL_ADDRESSES, "x@exa\x85mple.net"])
+def test_address_field_refuses_control_characters(address):
+    with pytest.raises(ValidationError) as caught:
+        AddressField().clean(address)
+    assert caught.value.messages == ["Enter a valid email address."]
+
+
+def test_address_field_still_takes_quoted_and_unicode_addresses():
+    assert AddressField().clean('"a@b"@example.net') == '"a@b"@example.net'
+    assert AddressField().clean("kate@faß.de.") == "kate@faß.de"
+
+
+def test_idempotency_header_holds_no_address(db):
+    """An address from before the form refused control characters still makes a clean key."""
+    for to in ["nora@example.net", '"x\x0cinjected"@example.net']:
+        spec = EmailSpec(EmailKind.REQUEST_RECEIVED, to, {}, "en", "request:7:pending")
+        key = spec.idempotency_key
+        assert key.isascii() and key.isprintable() and "example.net" not in key
+        assert key.split(":")[-2] == EmailKind.REQUEST_RECEIVED
+        row = OutboxEmail(idempotency_key=key, kind=spec.kind, to_email="nora@example.net")
+        assert header_lines_broken(build_message(row)) == []
+
+
+def test_idempotency_key_ignores_the_case_of_the_address():
+    def key(to: str) -> str:
+        return EmailSpec(EmailKind.HOST_READY, to, {}, "en", "request:1:approved").idempotency_key
+
+    assert key("NORA@example.net") == key("nora@example.net") != key("nina@example.net")
+
+
+def test_long_keys_are_the_ones_rows_were_queued_with():
+    to = "a" * 190 + "@example.net"
+    spec = EmailSpec(EmailKind.REQUEST_RECEIVED, to, {}, "en", "site:1:bucket")
+    full = f"site:1:bucket:{EmailKind.REQUEST_RECEIVED}:{to}"
+    digest = hashlib.sha256(full.encode()).hexdigest()
+    assert spec.idempotency_key == f"{EmailKind.REQUEST_RECEIVED}:{digest}"
+
+
+def test_row_queued_with_an_address_in_its_key_is_still_delivered(db, outbox):
+    row = OutboxEmail.objects.create(
+        idempotency_key="request:3:pending:request_received:nora@example.net",
+        kind=EmailKind.REQUEST_RECEIVED,
+        to_email="nora@example.net",
+        context={"site_name": "Acme", "first_name": "Nora", "email": "nora@example.net"},
+    )
+    assert email_deliver(email_id=row.pk).status == "sent"
+    assert outbox[0].extra_headers["X-Idempotency-Key"] == row.idempotency_key
+
+
+def test_row_queued_with_a_unicode_domain_goes_to_its_idna_2008_form(db):
+    row = OutboxEmail.objects.create(
+        idempotency_key="request:4:pending:request_received:old",
+        kind=EmailKind.REQUEST_RECEIVED,
+        to_email="Kate@faß.de",
+        context={"site_name": "Acme", "first_name": "Kate", "email": "Kate@faß.de"},
+    )
+    message = build_message(row)
+    assert message.to == ["Kate@xn--fa-hia.de"]
+    assert sanitize_address(message.to[0], "utf-8") == "Kate@xn--fa-hia.de"
