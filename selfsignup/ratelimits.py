@@ -26,7 +26,8 @@ def _address(value: str) -> str:
 
 
 def _mailbox(value: str) -> str:
-    """The mailbox an address reaches, for counting only: `Ann+x@d`, `"ann"@d` and `ann@d` are one."""
+    """The mailbox an address reaches, for counting only: `Ann+x@d`, `"ann"@d`, `ann@d` are
+    one."""
     local, _at, domain = _address(value).rpartition("@")
     if len(local) >= 2 and local[0] == local[-1] == '"':
         local = local[1:-1].replace("\\", "")
