@@ -225,7 +225,7 @@ class ActivationForm(forms.Form):
         help_text=password_validation.password_validators_help_text_html,
     )
     password2 = forms.CharField(
-        label=_("Password again"),
+        label=_("Confirmation"),
         strip=False,
         max_length=128,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
@@ -252,6 +252,15 @@ class ActivationForm(forms.Form):
 
 class SigninForm(AuthenticationForm):
     """Email and password; the email is compared in its normalized form."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        # Django's says "a correct %(username)s", which French grammar can't take for a field
+        # named "adresse électronique".
+        "invalid_login": _(
+            "Enter a correct email address and password. Both may be case-sensitive."
+        ),
+    }
 
     username = forms.EmailField(
         label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autofocus": True})

@@ -99,9 +99,7 @@ def test_pages_of_50_by_cursor_without_offset_or_count(admin_client, site):
     assert pages == 3
     assert seen == [f"r{i:04d}@example.net" for i in range(119, -1, -1)]
     # And back.
-    previous = re.search(r'href="\?([^"]+)">← Previous', page) or re.search(
-        r'rel="prev" href="\?([^"]+)"', page
-    )
+    previous = re.search(r'rel="prev" href="\?([^"]+)">Previous</a>', page)
     back = admin_client.get(f"{url}?{previous.group(1).replace('&amp;', '&')}").content.decode()
     assert emails_in(back) == [f"r{i:04d}@example.net" for i in range(69, 19, -1)]
 

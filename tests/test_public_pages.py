@@ -247,3 +247,22 @@ def test_public_pages_answer_head_like_get(client, site):
         response = client.head(path)
         assert response.status_code == 200, path
         assert response.content == b""
+
+
+def test_every_described_by_points_at_an_element_of_the_page(client, site):
+    html = client.post(signup_url(site), {"email": "not-an-address"}).content.decode()
+    described = {
+        name for ids in re.findall(r'aria-describedby="([^"]+)"', html) for name in ids.split()
+    }
+    assert "id_email_error" in described
+    ids = set(re.findall(r'\bid="([^"]+)"', html))
+    assert described <= ids, described - ids
+
+
+def test_a_failed_sign_in_reads_well_in_french(client, site):
+    html = client.post(
+        f"/sites/{site.slug}/signin/",
+        {"username": "nobody@example.net", "password": "wrong"},
+        HTTP_ACCEPT_LANGUAGE="fr",
+    ).content.decode()
+    assert "Saisissez une adresse électronique et un mot de passe valides." in html

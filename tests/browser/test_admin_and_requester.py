@@ -86,8 +86,9 @@ def test_full_story(live_server, new_page, shot, settings):
     ready = only_email_to("nora@example.net")
     assert "is ready" in ready.subject
     person.goto(link(ready, "/activate/"))
-    person.get_by_label("Password", exact=True).fill("a-long-pass-phrase")
-    person.get_by_label("Password again").fill("a-long-pass-phrase")
+    # One field answers to "Password" (a strict locator), the other to "Confirmation".
+    person.get_by_label("Password").fill("a-long-pass-phrase")
+    person.get_by_label("Confirmation").fill("a-long-pass-phrase")
     person.get_by_role("button", name="Activate").click()
     person.get_by_text("You are a host on this site.").wait_for()
     person.get_by_role("button", name="Sign out").click()
