@@ -42,7 +42,7 @@ class SiteSettingsForm(forms.Form):
     )
     mode = forms.ChoiceField(label=_("Mode"), choices=Site.Mode.choices, widget=forms.RadioSelect)
     other_domains = forms.ChoiceField(
-        label=_("Requests from other domains"),
+        label=_("Requests from other domains (automatic mode only)"),
         choices=OTHER_DOMAIN_CHOICES,
         widget=forms.RadioSelect,
         help_text=_("In automatic mode, for addresses that match neither list."),

@@ -1,5 +1,6 @@
 """Account Management settings in the hub (SPEC sections 3, 4 and 7)."""
 
+import re
 from datetime import timedelta
 from unittest import mock
 
@@ -58,6 +59,16 @@ def test_page_shows_every_setting_with_its_label(admin_client, site):
         assert label in html, label
     assert ">Save</button>" in html
     assert html.count("<label") >= 20  # every input has a visible label
+    # The radio groups carry the setting names of SPEC section 3, once each, as their names.
+    for name in [
+        "Mode",
+        "Requests from other domains (automatic mode only)",
+        "Send review notification email to",
+    ]:
+        legend = re.search(rf'<legend[^>]* id="([\w-]+)">{re.escape(name)}</legend>', html)
+        assert legend, name
+        assert html.count(f'aria-labelledby="{legend.group(1)}"') == 1
+        assert html.count(f">{name}<") == 1
 
 
 def test_save_changes_settings_and_records_the_audit(admin_client, site, full_admin):
