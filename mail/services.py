@@ -7,6 +7,7 @@ import smtplib
 from dataclasses import dataclass
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -27,6 +28,12 @@ HANDED_OVER_BEFORE_STOP = gettext_noop(
     "The worker stopped after handing the message to the mail server; it was not sent again."
 )
 STOPPED_WHILE_SENDING = gettext_noop("The worker stopped while sending; tried again.")
+ANSWER_LOST_AFTER_HANDOVER = gettext_noop(
+    "The mail server had the whole message but its answer never came; it was not sent again."
+)
+# A row is claimed only once its next try is due (give or take a clock difference between
+# hosts), so a delivery message that comes again early can't use up the tries and the backoff.
+CLAIM_CLOCK_SLACK = timedelta(seconds=2)
 
 IDEMPOTENCY_KEY_LENGTH = OutboxEmail._meta.get_field("idempotency_key").max_length
 
@@ -137,7 +144,7 @@ SKIPPED = DeliveryOutcome("skipped")
 
 _CLAIM_SQL = (
     "UPDATE {table} SET status = %s, attempts = attempts + 1, sending_started_at = %s, "
-    "updated_at = %s WHERE id = %s AND status = %s RETURNING *"
+    "updated_at = %s WHERE id = %s AND status = %s AND next_attempt_at <= %s RETURNING *"
 )
 
 
@@ -148,7 +155,8 @@ def _claim(email_id: int) -> OutboxEmail | None:
     the row no longer queued."""
     now = timezone.now()
     sql = _CLAIM_SQL.format(table=OutboxEmail._meta.db_table)
-    params = [OutboxEmail.Status.SENDING, now, now, email_id, OutboxEmail.Status.QUEUED]
+    due = now + CLAIM_CLOCK_SLACK
+    params = [OutboxEmail.Status.SENDING, now, now, email_id, OutboxEmail.Status.QUEUED, due]
     claimed = list(OutboxEmail.objects.raw(sql, params))
     return claimed[0] if claimed else None
 
@@ -199,13 +207,26 @@ def email_deliver(*, email_id: int) -> DeliveryOutcome:
         return SKIPPED
     try:
         transport.send(build_message(email), on_handover=lambda: _mark_handed_over(email))
+    except SoftTimeLimitExceeded as exc:
+        _settle(email, exc)
+        raise  # the task stops here, rather than starting another send it can't finish
     except Exception as exc:
-        return _failed(email, exc)
+        return _settle(email, exc)
     _finish(email, OutboxEmail.Status.SENT)
     return DeliveryOutcome("sent")
 
 
-def _failed(email: OutboxEmail, exc: Exception) -> DeliveryOutcome:
+def _settle(email: OutboxEmail, exc: BaseException) -> DeliveryOutcome:
+    """A send that raised: tried again later, unless the server already had the message and
+    what failed was only waiting for its answer (a refusal is an answer, and is tried again)."""
+    if email.handed_over_at is not None and not isinstance(exc, smtplib.SMTPResponseException):
+        logger.warning("email %s handed over, answer lost (%s): not sent again", email.pk, exc)
+        _finish(email, OutboxEmail.Status.SENT, ANSWER_LOST_AFTER_HANDOVER)
+        return DeliveryOutcome("sent")
+    return _failed(email, exc)
+
+
+def _failed(email: OutboxEmail, exc: BaseException) -> DeliveryOutcome:
     error = f"{type(exc).__name__}: {exc}"
     if is_permanent_failure(exc) or email.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
         logger.error("email %s failed after %s tries: %s", email.pk, email.attempts, error)

@@ -3,6 +3,7 @@
 import logging
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from mail import services
 from selfsignup.queueing import BROKER_ERRORS
@@ -28,8 +29,14 @@ def deliver_emails(email_ids: list[int]) -> dict[str, int]:
     """Deliver a few outbox emails, each exactly as `deliver_email` would; those that must be
     tried again later get a message of their own."""
     counts: dict[str, int] = {}
-    for email_id in email_ids:
-        outcome = services.email_deliver(email_id=email_id)
+    for index, email_id in enumerate(email_ids):
+        try:
+            outcome = services.email_deliver(email_id=email_id)
+        except SoftTimeLimitExceeded:
+            # A slow mail server: the rest go in a message of their own, within its own limit.
+            _hand_on(email_ids[index + 1 :])
+            counts["handed on"] = len(email_ids) - index - 1
+            return counts
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
         if outcome.retry_in is not None and not deliver_emails.request.is_eager:
             try:
@@ -37,6 +44,15 @@ def deliver_emails(email_ids: list[int]) -> dict[str, int]:
             except BROKER_ERRORS as exc:
                 logger.warning("could not schedule the retry of email %s: %s", email_id, exc)
     return counts
+
+
+def _hand_on(email_ids: list[int]) -> None:
+    if not email_ids:
+        return
+    try:
+        deliver_emails.apply_async((email_ids,))
+    except BROKER_ERRORS as exc:
+        logger.warning("could not hand on emails %s, left for the sweep: %s", email_ids, exc)
 
 
 @shared_task

@@ -96,6 +96,7 @@ def test_last_try_ends_in_failed(db, outbox, monkeypatch, settings):
         "django.core.mail.EmailMultiAlternatives.send", _failing_send(TimeoutError("slow"))
     )
     assert email_deliver(email_id=email.pk).status == "retry"
+    OutboxEmail.objects.filter(pk=email.pk).update(next_attempt_at=timezone.now())  # now due
     assert email_deliver(email_id=email.pk).status == "failed"
     email.refresh_from_db()
     assert (email.status, email.attempts) == ("failed", 2)
@@ -170,3 +171,45 @@ def test_each_subject_carries_the_name_of_its_email(kind, language):
     with translation.override(language):
         name = str(EmailKind(kind).label)
     assert name in subject and "Acme" in subject
+
+
+def test_a_try_comes_only_when_it_is_due(db, outbox, settings):
+    """A delivery message that comes again early (a batch redelivered after its worker was
+    killed, say) finds the row not due: the tries and the backoff are not used up."""
+    import smtplib
+    from unittest import mock
+
+    settings.OUTBOX_MAX_ATTEMPTS = 6
+    email = queue()
+    with mock.patch("mail.transport.send", side_effect=smtplib.SMTPServerDisconnected("down")):
+        outcomes = [email_deliver(email_id=email.pk).status for _ in range(6)]
+    assert outcomes == ["retry", *["skipped"] * 5]
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == ("queued", 1)
+    OutboxEmail.objects.filter(pk=email.pk).update(next_attempt_at=timezone.now())
+    assert email_deliver(email_id=email.pk).status == "sent"
+
+
+def test_the_soft_time_limit_ends_a_batch_and_hands_the_rest_on(db, outbox):
+    from unittest import mock
+
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from mail.tasks import deliver_emails
+
+    ids = [queue(cause=f"batch-{i}").pk for i in range(5)]
+    tried = []
+
+    def slow_send(message, on_handover):
+        tried.append(message.to)
+        raise SoftTimeLimitExceeded()
+
+    with (
+        mock.patch("mail.transport.send", side_effect=slow_send),
+        mock.patch.object(deliver_emails, "apply_async") as handed_on,
+    ):
+        deliver_emails.apply(args=(ids,))
+    assert len(tried) == 1
+    handed_on.assert_called_once_with((ids[1:],))
+    first = OutboxEmail.objects.get(pk=ids[0])
+    assert first.status == OutboxEmail.Status.QUEUED and first.attempts == 1

@@ -169,3 +169,51 @@ def test_failed_email_can_be_sent_again_from_the_request_page(
     failed.refresh_from_db()
     assert (failed.status, failed.attempts) == ("sent", 7)
     assert OutboxEmail.objects.count() == 2 and len(outbox) == 1  # the same row, no copy
+
+
+class AnswersLate(Mailbox):
+    """Takes the whole message, then answers after the client has stopped waiting."""
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        import asyncio
+
+        await super().handle_DATA(server, session, envelope)
+        await asyncio.sleep(2)
+        return "250 OK"
+
+
+def test_an_answer_lost_after_the_handover_does_not_send_twice(db, settings):
+    from aiosmtpd.controller import Controller
+
+    mailbox, port = AnswersLate(), free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "mail.transport.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 1
+    transport.drop_connection()
+    try:
+        email = queue("late-answer")
+        assert email_deliver(email_id=email.pk).status == "sent"
+        email.refresh_from_db()
+        assert email.status == OutboxEmail.Status.SENT and email.handed_over_at
+        assert "its answer never came" in email.last_error
+        # Whatever comes again for the row (a sweep, a redelivered message) sends nothing.
+        assert email_deliver(email_id=email.pk).status == "skipped"
+    finally:
+        transport.drop_connection()
+        controller.stop()
+    assert len(mailbox.messages) == 1
+
+
+def test_a_refusal_after_the_message_is_tried_again(db, smtp, monkeypatch):
+    import smtplib
+
+    def refuse(message, on_handover):
+        on_handover()
+        raise smtplib.SMTPDataError(451, b"try later")
+
+    monkeypatch.setattr(transport, "send", refuse)
+    email = queue("refused")
+    assert email_deliver(email_id=email.pk).status == "retry"
+    email.refresh_from_db()
+    assert email.status == OutboxEmail.Status.QUEUED
