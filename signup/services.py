@@ -129,6 +129,9 @@ def _process(submission: Submission) -> str:
     email_normalized = normalize_email(submission.email)
     if not site.signup_allowed:
         return "closed"
+    # The open request is locked first: an approval of it still in flight is waited for, and
+    # the license it grants is then seen below (no new request for a host of a moment ago).
+    existing = _open_request(site, email_normalized)
     if HostLicense.objects.filter(site=site, person__email_normalized=email_normalized).exists():
         # An existing host makes no request: they are told how to sign in.
         spec = emails.to_address(
@@ -143,7 +146,6 @@ def _process(submission: Submission) -> str:
         return EmailKind.ALREADY_HOST
     # Any other address makes a request, another organization's included: an approval of it is
     # refused and it stays pending (SPEC section 7), and its request page says why.
-    existing = _open_request(site, email_normalized)
     if existing is not None:
         _remind(existing)
         return "duplicate"

@@ -173,3 +173,49 @@ def test_concurrent_drains_process_each_sign_up_once(site, full_admin, monkeypat
     assert sorted(SignupRequest.objects.values_list("email", flat=True)) == sorted(
         f"drain{i}@example.net" for i in range(60)
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sign_up_racing_the_approval_of_its_address_makes_no_request_for_a_host(site, full_admin):
+    """The intake reads the address's open request while an administrator's approval of it is
+    about to commit: it waits, then sees the new host, and queues no second request."""
+    import time
+
+    from django.db import transaction
+
+    from alerts.services import _approve_batch, _lock_pending
+    from orgs.models import HostLicense
+    from signup import services
+    from signup.models import Submission
+    from tests.test_signup_flow import configure
+
+    require_services()
+    configure(site, require_confirmation=False)
+    req = factories.SignupRequestFactory(site=site, email="nora@example.net")
+    Submission.objects.create(site=site, email="nora@example.net", fields={}, language="en")
+    approving = threading.Event()
+
+    def approve() -> None:  # what request_approve does, held open a moment before its commit
+        try:
+            with transaction.atomic():
+                _approve_batch([_lock_pending(req.pk)], actor=full_admin, decisions=None)
+                approving.set()
+                time.sleep(1.0)
+        finally:
+            connection.close()
+
+    def intake() -> None:
+        try:
+            approving.wait(10)
+            services.submission_process_next()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=approve), threading.Thread(target=intake)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert HostLicense.objects.filter(site=site, person__email_normalized="nora@example.net")
+    assert not SignupRequest.objects.open().exists()
+    assert OutboxEmail.objects.filter(kind="already_host").count() == 1
