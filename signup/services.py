@@ -211,12 +211,24 @@ def _remind(req: SignupRequest) -> None:
         spec = emails.confirmation(req, cause=cause)
     else:
         spec = emails.received(req, cause=cause)
-    if OutboxEmail.objects.filter(idempotency_key=spec.idempotency_key).exists():
+    if (
+        _reminded_lately(req)
+        or OutboxEmail.objects.filter(idempotency_key=spec.idempotency_key).exists()
+    ):
         return  # sent within this interval already: nothing new went out
     email_queue_many([spec])
     # An unconfirmed request lives 24 hours from the last link it was sent.
     req.last_notified_at = timezone.now()
     req.save(update_fields=["last_notified_at", "updated_at"])
+
+
+def _reminded_lately(req: SignupRequest) -> bool:
+    """Whether a reminder went out less than an interval ago: the window's key alone would let
+    two repeats a second apart, on each side of a window's edge, both send."""
+    since = timezone.now() - timedelta(seconds=settings.SIGNUP_RESEND_INTERVAL)
+    return OutboxEmail.objects.filter(
+        request=req, created_at__gte=since, idempotency_key__startswith=f"request:{req.pk}:remind:"
+    ).exists()
 
 
 def submissions_sweep() -> int:

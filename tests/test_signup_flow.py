@@ -1,6 +1,7 @@
 """Requests (SPEC section 6), confirmation and the decision, with the emails each case sends."""
 
 import re
+import time
 from datetime import timedelta
 from unittest import mock
 
@@ -169,6 +170,27 @@ def test_duplicate_creates_nothing_and_resends_rate_limited(
     sign_up(client, site, run_commits)
     assert len(outbox) <= 2
     assert SignupRequest.objects.get().last_notified_at == notified_at
+
+
+def test_repeats_on_each_side_of_a_window_edge_resend_once(site, reviewers, run_commits, settings):
+    from signup import services
+
+    settings.SIGNUP_RESEND_INTERVAL = 300
+    configure(site, require_confirmation=True)
+
+    def submit() -> None:
+        services.submission_receive(site=site, email="nora@example.net", fields={}, language="en")
+        services.submissions_process()
+
+    with run_commits():
+        submit()
+    edge = (time.time() // 300 + 1) * 300
+    for now in (edge - 0.5, edge + 0.5):
+        with mock.patch.object(services.time, "time", return_value=now), run_commits():
+            submit()
+    req = SignupRequest.objects.get()
+    # The first email, then one re-send within the 300 s.
+    assert OutboxEmail.objects.filter(request=req, kind="confirm_email").count() == 2
 
 
 def test_duplicate_of_pending_resends_acknowledgement(client, site, reviewers, outbox, run_commits):
