@@ -14,23 +14,14 @@ from signup.forms import AddressField
 from signup.models import SignupRequest, Submission
 from sites.domains import deliverable_email
 from sites.models import Site
-from sites.services import SettingsValues, site_settings_update
 from tests import factories
 from tests.helpers import human
+from tests.test_signup_flow import configure
 
 # Domains IDNA 2008 (our rules) and Python's IDNA 2003 codec (Django's mail code) encode
 # differently: 2003 maps `ß` to `ss` and a final sigma to the ordinary one.
 FASS = "xn--fa-hia.de"
 GREEK = "xn--hxarsa0b.gr"
-
-
-def configure(site: Site, **changes: object) -> None:
-    values = SettingsValues.of(site)
-    values.signup_enabled = True
-    for name, value in changes.items():
-        setattr(values, name, value)
-    site_settings_update(site_id=site.pk, acting_user=None, values=values)
-    site.refresh_from_db()
 
 
 def sign_up(client, site: Site, email: str):
