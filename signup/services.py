@@ -211,10 +211,7 @@ def _remind(req: SignupRequest) -> None:
         spec = emails.confirmation(req, cause=cause)
     else:
         spec = emails.received(req, cause=cause)
-    if (
-        _reminded_lately(req)
-        or OutboxEmail.objects.filter(idempotency_key=spec.idempotency_key).exists()
-    ):
+    if _reminded_lately(req):
         return  # sent within this interval already: nothing new went out
     email_queue_many([spec])
     # An unconfirmed request lives 24 hours from the last link it was sent.
@@ -223,8 +220,8 @@ def _remind(req: SignupRequest) -> None:
 
 
 def _reminded_lately(req: SignupRequest) -> bool:
-    """Whether a reminder went out less than an interval ago: the window's key alone would let
-    two repeats a second apart, on each side of a window's edge, both send."""
+    """Whether a reminder went out less than an interval ago (a reminder of the same window is
+    one of them; the window's key alone would let two repeats on each side of its edge send)."""
     since = timezone.now() - timedelta(seconds=settings.SIGNUP_RESEND_INTERVAL)
     return OutboxEmail.objects.filter(
         request=req, created_at__gte=since, idempotency_key__startswith=f"request:{req.pk}:remind:"
