@@ -8,6 +8,7 @@ from alerts.models import AuditEvent
 from mail.models import OutboxEmail
 from orgs.models import Administrator, Person
 from orgs.permissions import audit_visible_to, requests_visible_to, sites_visible_to
+from selfsignup.params import text_param
 from selfsignup.search import email_or_name_contains
 from signup.models import SignupRequest
 from sites.models import Site
@@ -26,8 +27,8 @@ class QueueFilters:
         status = params.get("status", "pending")
         return cls(
             status=status if status in STATUS_FILTERS else "pending",
-            site=params.get("site", "")[:63],
-            query=params.get("q", "").strip()[:100],
+            site=text_param(params, "site", max_length=63),
+            query=text_param(params, "q", max_length=100),
         )
 
 

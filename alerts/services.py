@@ -31,6 +31,14 @@ from sites.models import Site
 BATCH_SIZE = 500
 
 
+class NotApprovable(Exception):
+    """The request can't be approved (nothing changed); the message says why."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
 class RequestNotPending(Exception):
     """The request was decided already (or still waits for its email confirmation)."""
 
@@ -278,7 +286,11 @@ def _approve_batch(
     """Approve locked pending requests: person (created without the automatic license
     template), a host license for the request's site only, audit, emails. Returns the requests
     that could not be approved, with why; those are left unchanged."""
-    people, created, errors = _people_for(reqs, actor)
+    # A site that became SSO or government after the request came in grants nothing by
+    # self-sign-up: an activation link would be a password around its single sign-on.
+    errors = {r.pk: r.site.unsupported_reason for r in reqs if not r.site.signup_supported}
+    people, created, elsewhere = _people_for([r for r in reqs if r.pk not in errors], actor)
+    errors |= elsewhere
     approved = [r for r in reqs if r.pk not in errors]
     if not approved:
         return errors
@@ -348,12 +360,13 @@ def _lock_pending(request_id: int) -> SignupRequest:
 
 def request_approve(*, request_id: int, acting_user: User) -> SignupRequest:
     """Approve a pending request. Raises RequestNotPending (nothing changed) when it is not
-    pending any more, EmailInOtherOrganization (nothing changed) when the address is taken."""
+    pending any more, NotApprovable (nothing changed) when the address is another
+    organization's or the site no longer supports self-sign-up."""
     with transaction.atomic():
         req = _lock_pending(request_id)
         errors = _approve_batch([req], actor=acting_user, decisions=None)
         if errors:
-            raise EmailInOtherOrganization(errors[req.pk])
+            raise NotApprovable(errors[req.pk])
     return req
 
 

@@ -12,8 +12,8 @@ from alerts import selectors, services
 from mail import services as mail_services
 from mail.models import OutboxEmail
 from orgs.permissions import get_request_for, hub_view, requests_visible_to
-from orgs.services import EmailInOtherOrganization
 from selfsignup.pagination import keyset_page, query_without_cursor
+from selfsignup.params import text_param
 
 MAX_BULK = 500
 # A request id as a form sends it: ASCII digits that fit a bigint ("²" is a digit to isdigit).
@@ -64,8 +64,8 @@ def request_approve(request: HttpRequest, pk: int) -> HttpResponse:
         services.request_approve(request_id=req.pk, acting_user=request.user)
     except services.RequestNotPending as exc:
         return _detail(request, exc.request, error=exc.message, status=409)
-    except EmailInOtherOrganization:
-        return _detail(request, req, error=services.other_organization_message(), status=409)
+    except services.NotApprovable as exc:
+        return _detail(request, req, error=exc.message, status=409)
     messages.success(request, _("The request was approved."))
     return redirect("hub:request_detail", pk=req.pk)
 
@@ -74,7 +74,7 @@ def request_approve(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
     req = get_request_for(request.admin, pk, write=True)
-    reason = request.POST.get("reason", "")[:1000]
+    reason = text_param(request.POST, "reason", max_length=1000)
     try:
         services.request_reject(request_id=req.pk, acting_user=request.user, reason=reason)
     except services.RequestNotPending as exc:
@@ -98,7 +98,7 @@ def request_bulk(request: HttpRequest) -> HttpResponse:
         request_ids=[pk for pk in wanted if pk in visible],
         acting_user=request.user,
         approve=action == "approve",
-        reason=request.POST.get("reason", "")[:1000],
+        reason=text_param(request.POST, "reason", max_length=1000),
     )
     hidden = [
         services.Outcome(pk, False, _("Request not found.")) for pk in wanted if pk not in visible
@@ -123,7 +123,7 @@ def email_resend(request: HttpRequest, pk: int, email_id: int) -> HttpResponse:
 
 @hub_view
 def audit(request: HttpRequest) -> HttpResponse:
-    site = request.GET.get("site", "")[:63]
+    site = text_param(request.GET, "site", max_length=63)
     context = {
         "nav": "audit",
         "page": keyset_page(

@@ -14,6 +14,7 @@ from orgs.forms import HubLoginForm, PersonForm
 from orgs.permissions import can_add_people, hub_view
 from orgs.services import EmailInOtherOrganization, PersonExists, person_create_manually
 from selfsignup.pagination import keyset_page
+from selfsignup.params import text_param
 from selfsignup.ratelimits import limit_signins
 from sites.domains import InvalidDomain
 
@@ -37,7 +38,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @hub_view
 def people(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()[:100]
+    query = text_param(request.GET, "q", max_length=100)
     page = keyset_page(
         selectors.people_list(request.admin, query=query), cursor=request.GET.get("cursor", "")
     )

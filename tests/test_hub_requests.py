@@ -9,9 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from alerts.models import AuditEvent
+from alerts.services import requests_apply_rules
 from mail.models import OutboxEmail
-from orgs.models import Person
+from orgs.models import HostLicense, Person
 from signup.models import SignupRequest
+from sites.models import DomainPattern, Site
 from tests import factories
 from tests.helpers import pending_requests_create
 
@@ -237,6 +239,37 @@ def test_address_of_another_organization_is_refused_and_stays_pending(
     assert not AuditEvent.objects.exists() and not OutboxEmail.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "change, reason",
+    [({"sso_enabled": True}, "through SSO"), ({"kind": "government"}, "Government sites")],
+)
+def test_a_site_that_became_sso_or_government_approves_nothing(
+    admin_client, site, run_commits, change, reason
+):
+    """A request that waited while the site turned SSO or government gets no host license and
+    no activation link (a password around the SSO): not one by one, in bulk, nor by rules."""
+    one, two, ruled = (
+        factories.SignupRequestFactory(site=site, email=f"{name}@late.example")
+        for name in ("one", "two", "ruled")
+    )
+    Site.objects.filter(pk=site.pk).update(signup_enabled=False, **change)
+    response = admin_client.post(f"/hub/alerts/requests/{one.pk}/approve/")
+    assert response.status_code == 409 and reason in response.content.decode()
+    with run_commits():
+        bulk = admin_client.post(
+            "/hub/alerts/requests/bulk/", {"action": "approve", "ids": [str(two.pk)]}
+        )
+    assert reason in bulk.content.decode() and "✓ Approved" not in bulk.content.decode()
+    DomainPattern.objects.create(
+        site=site, pattern="late.example", suffix="late.example", action="approve"
+    )
+    assert requests_apply_rules(site_id=site.pk) == 0
+    assert set(SignupRequest.objects.values_list("status", flat=True)) == {"pending"}
+    assert {one.pk, two.pk, ruled.pk} == set(SignupRequest.objects.values_list("pk", flat=True))
+    assert not HostLicense.objects.exists() and not Person.objects.exists()
+    assert not AuditEvent.objects.exists() and not OutboxEmail.objects.exists()
+
+
 def test_bulk_says_per_request_what_happened(admin_client, site, other_org, run_commits):
     ok = make_requests(site, 3)
     done = factories.SignupRequestFactory(
@@ -312,3 +345,30 @@ def test_queue_and_detail_query_counts_do_not_grow(
         assert admin_client.get("/hub/alerts/requests/?status=all&q=b1").status_code == 200
     with django_assert_num_queries(DETAIL_QUERIES):
         assert admin_client.get(f"/hub/alerts/requests/{req.pk}/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/hub/alerts/requests/?q=a%00b",
+        "/hub/alerts/requests/?status=all&site=%00",
+        "/hub/people/?q=%00",
+        "/hub/alerts/audit/?site=%00",
+    ],
+)
+def test_a_nul_in_a_search_or_filter_is_ignored(admin_client, site, url):
+    """PostgreSQL text can't hold a NUL: the filter drops it rather than failing with a 500."""
+    factories.SignupRequestFactory(site=site, email="ab@example.net")
+    assert admin_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_a_nul_in_a_rejection_reason_is_dropped(admin_client, site, bulk):
+    req = factories.SignupRequestFactory(site=site)
+    if bulk:
+        data = {"action": "reject", "ids": [str(req.pk)], "reason": "Not\x00 now."}
+        admin_client.post("/hub/alerts/requests/bulk/", data)
+    else:
+        admin_client.post(f"/hub/alerts/requests/{req.pk}/reject/", {"reason": "Not\x00 now."})
+    req.refresh_from_db()
+    assert (req.status, req.rejection_reason) == ("rejected", "Not now.")
