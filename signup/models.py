@@ -92,11 +92,13 @@ class SignupRequest(models.Model):
 
     decision_basis = models.CharField(max_length=16, choices=Basis.choices, blank=True)
     decision_pattern = models.CharField(max_length=255, blank=True)
+    # Protected: the record of who decided outlives the account (deactivate it instead), and
+    # an administrator's decision without its decider breaks the constraint below.
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         related_name="+",
         verbose_name=_("decided by"),
     )

@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth.models import Permission
 
+from alerts import services
 from alerts.models import AuditEvent
 from mail.models import OutboxEmail
 from signup.models import SignupRequest
@@ -96,3 +97,19 @@ def test_site_change_keeps_the_organization_and_the_signup_rule(operator_client,
     assert response.status_code == 302
     site.refresh_from_db()
     assert site.kind == "commercial" and site.organization_id != other_org.pk
+
+
+def test_an_administrator_who_decided_cannot_be_deleted_but_can_be_deactivated(
+    operator_client, site, full_admin
+):
+    """Who decided a request is kept: deleting that account is refused with the admin's own
+    page (not a 500), and deactivating it keeps the name on the request."""
+    client, _operator = operator_client
+    req = factories.SignupRequestFactory(site=site)
+    services.request_reject(request_id=req.pk, acting_user=full_admin)
+    page = client.post(f"/django-admin/orgs/user/{full_admin.pk}/delete/", {"post": "yes"})
+    assert page.status_code == 200 and b"protected" in page.content
+    full_admin.is_active = False
+    full_admin.save()
+    req.refresh_from_db()
+    assert req.decider_label == full_admin.display_name
