@@ -5,6 +5,7 @@ import re
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -39,6 +40,8 @@ def _detail(request: HttpRequest, req, *, error: str = "", status: int = 200) ->
     context = {
         "nav": "requests",
         "req": req,
+        # Also the answer of a refused approve or reject, whose address takes POSTs only.
+        "language_next": reverse("hub:request_detail", args=[req.pk]),
         "emails": selectors.request_emails(req),
         "events": selectors.request_events(req),
         "error": error,
@@ -103,7 +106,12 @@ def request_bulk(request: HttpRequest) -> HttpResponse:
     hidden = [
         services.Outcome(pk, False, _("Request not found.")) for pk in wanted if pk not in visible
     ]
-    context = {"nav": "requests", "outcomes": outcomes + hidden, "action": action}
+    context = {
+        "nav": "requests",
+        "outcomes": outcomes + hidden,
+        "action": action,
+        "language_next": reverse("hub:requests"),
+    }
     return render(request, "alerts/bulk_result.html", context)
 
 

@@ -44,7 +44,9 @@ def _buttons(active: str) -> SafeString:
 
 @register.simple_tag(takes_context=True)
 def language_switcher(context: template.Context) -> SafeString:
-    """A form posting to `set_language` that comes back to the page it is on."""
+    """A form posting to `set_language` that comes back to the page it is on, or, for a page
+    that answers a POST to an address that takes POSTs only, to the `language_next` its view
+    names (coming back to that address would be a 405)."""
     request = context.get("request")
     hidden = ""
     if request is not None:
@@ -52,7 +54,7 @@ def language_switcher(context: template.Context) -> SafeString:
             '<input type="hidden" name="csrfmiddlewaretoken" value="{}">\n'
             '<input type="hidden" name="next" value="{}">',
             get_token(request),
-            request.get_full_path(),
+            context.get("language_next") or request.get_full_path(),
         )
     return format_html(
         '<form class="lang-switch" action="{}" method="post">\n{}\n{}\n</form>',

@@ -372,3 +372,17 @@ def test_a_nul_in_a_rejection_reason_is_dropped(admin_client, site, bulk):
         admin_client.post(f"/hub/alerts/requests/{req.pk}/reject/", {"reason": "Not\x00 now."})
     req.refresh_from_db()
     assert (req.status, req.rejection_reason) == ("rejected", "Not now.")
+
+
+def test_switching_language_on_a_page_answering_a_post_comes_back_to_a_page(admin_client, site):
+    """The bulk result and a refused decision answer addresses that take POSTs only: the
+    language switcher comes back to the queue and to the request's page, not to a 405."""
+    req = factories.SignupRequestFactory(site=site)
+    admin_client.post(f"/hub/alerts/requests/{req.pk}/reject/")
+    refused = admin_client.post(f"/hub/alerts/requests/{req.pk}/approve/")
+    bulk = admin_client.post("/hub/alerts/requests/bulk/", {"action": "reject", "ids": [req.pk]})
+    for response, page in [(refused, f"/hub/alerts/requests/{req.pk}/"), (bulk, "/hub/alerts/")]:
+        next_url = re.search(r'name="next" value="([^"]+)"', response.content.decode())[1]
+        assert next_url.startswith(page)
+        switched = admin_client.post("/i18n/setlang/", {"language": "fr", "next": next_url})
+        assert admin_client.get(switched.url).status_code == 200
