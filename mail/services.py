@@ -142,9 +142,12 @@ class DeliveryOutcome:
 SKIPPED = DeliveryOutcome("skipped")
 
 
+# A try starts with no hand-over: one left by an earlier try (answered with a refusal) would
+# make this try count as sent whatever happens to it.
 _CLAIM_SQL = (
     "UPDATE {table} SET status = %s, attempts = attempts + 1, sending_started_at = %s, "
-    "updated_at = %s WHERE id = %s AND status = %s AND next_attempt_at <= %s RETURNING *"
+    "handed_over_at = NULL, updated_at = %s "
+    "WHERE id = %s AND status = %s AND next_attempt_at <= %s RETURNING *"
 )
 
 
@@ -193,11 +196,13 @@ def _finish(email: OutboxEmail, status: str, error: str = "", retry_in: float = 
 
 
 def _mark_handed_over(email: OutboxEmail) -> None:
-    """Committed at once (autocommit): survives the worker dying a moment later."""
-    email.handed_over_at = timezone.now()
+    """Committed at once (autocommit): survives the worker dying a moment later. Known to this
+    try only once committed: an interruption before that is a try that never handed over."""
+    now = timezone.now()
     OutboxEmail.objects.filter(pk=email.pk, status=OutboxEmail.Status.SENDING).update(
-        handed_over_at=email.handed_over_at
+        handed_over_at=now
     )
+    email.handed_over_at = now
 
 
 def email_deliver(*, email_id: int) -> DeliveryOutcome:

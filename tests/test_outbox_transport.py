@@ -217,3 +217,76 @@ def test_a_refusal_after_the_message_is_tried_again(db, smtp, monkeypatch):
     assert email_deliver(email_id=email.pk).status == "retry"
     email.refresh_from_db()
     assert email.status == OutboxEmail.Status.QUEUED
+
+
+def refuse_after_the_message(message, on_handover):
+    import smtplib
+
+    on_handover()
+    raise smtplib.SMTPDataError(451, b"try later")
+
+
+def due_again(email: OutboxEmail) -> None:
+    OutboxEmail.objects.filter(pk=email.pk).update(next_attempt_at=timezone.now())
+
+
+def test_a_refused_try_leaves_no_handover_to_the_next_try(db, monkeypatch):
+    """A refusal after the message, then a try that never reaches the server: nothing was
+    delivered, so the row waits for another try (it used to count as sent, and was lost)."""
+    monkeypatch.setattr(transport, "send", refuse_after_the_message)
+    email = queue("refused-then-down")
+    assert email_deliver(email_id=email.pk).status == "retry"
+
+    def server_down(message, on_handover):
+        raise ConnectionRefusedError("mail server down")
+
+    monkeypatch.setattr(transport, "send", server_down)
+    due_again(email)
+    assert email_deliver(email_id=email.pk).status == "retry"
+    email.refresh_from_db()
+    assert (email.status, email.handed_over_at, email.sent_at) == ("queued", None, None)
+
+
+def test_a_worker_dying_on_the_try_after_a_refusal_is_sent_again(db, monkeypatch):
+    from mail.services import _claim
+
+    monkeypatch.setattr(transport, "send", refuse_after_the_message)
+    email = queue("refused-then-died")
+    assert email_deliver(email_id=email.pk).status == "retry"
+    due_again(email)
+    assert _claim(email.pk) is not None  # the next try starts, and its worker dies
+    OutboxEmail.objects.filter(pk=email.pk).update(
+        sending_started_at=timezone.now() - timedelta(hours=1)
+    )
+    monkeypatch.setattr("mail.services.enqueue", lambda *args: True)
+    outbox_sweep()
+    email.refresh_from_db()
+    assert (email.status, email.sent_at) == ("queued", None)
+
+
+def test_a_handover_interrupted_before_it_is_recorded_is_not_a_send(db, monkeypatch):
+    """Stopped (soft time limit) while recording the hand-over: the final dot was never sent,
+    so the try did not deliver anything."""
+    from celery.exceptions import SoftTimeLimitExceeded
+    from django.db.models import QuerySet
+
+    real_update = QuerySet.update
+
+    def update(self, **changes):
+        if list(changes) == ["handed_over_at"]:
+            raise SoftTimeLimitExceeded()
+        return real_update(self, **changes)
+
+    monkeypatch.setattr(QuerySet, "update", update)
+    delivered = []
+
+    def send(message, on_handover):
+        on_handover()
+        delivered.append(message)
+
+    monkeypatch.setattr(transport, "send", send)
+    email = queue("interrupted-handover")
+    with pytest.raises(SoftTimeLimitExceeded):
+        email_deliver(email_id=email.pk)
+    email.refresh_from_db()
+    assert delivered == [] and (email.status, email.sent_at) == ("queued", None)
