@@ -166,11 +166,13 @@ def test_each_subject_carries_the_name_of_its_email(kind, language):
 
     from mail.rendering import render_email
 
-    context = {"site_name": "Acme", "requester_email": "ada@example.net", "first_name": "Ada"}
+    context = {"site_name": "Ben & Jerry's", "requester_email": "o'brien@example.net"}
     subject = render_email(kind=kind, context=context, language=language).subject
     with translation.override(language):
         name = str(EmailKind(kind).label)
-    assert name in subject and "Acme" in subject
+    # A subject is plain text: nothing in it is escaped for HTML.
+    assert name in subject and "Ben & Jerry's" in subject
+    assert "&amp;" not in subject and "&#x27;" not in subject
 
 
 def test_a_try_comes_only_when_it_is_due(db, outbox, settings):
