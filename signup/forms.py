@@ -135,6 +135,11 @@ class AddressField(forms.EmailField):
         # email package writes some of them as bare line breaks.
         if _CONTROL.search(value):
             raise forms.ValidationError(validate_email.message, code="invalid")
+        # Django lets four non-ASCII letters through in a local part (U+0130, U+0131, U+017F
+        # and the Kelvin sign U+212A), which lower-case into ASCII: `\u212aate@` would stand for
+        # `kate@`, whose request it would take, while its own mail could never be delivered.
+        if not value.rpartition("@")[0].isascii():
+            raise forms.ValidationError(validate_email.message, code="invalid")
         try:
             normalize_email(value)
         except InvalidDomain as exc:

@@ -136,6 +136,29 @@ def test_address_field_refuses_control_characters(address):
     assert caught.value.messages == ["Enter a valid email address."]
 
 
+LOOKALIKES = [
+    "\u212aate@example.net",
+    "\u0130nes@example.net",
+    "\u0131nes@example.net",
+    "\u017fam@example.net",
+]
+
+
+@pytest.mark.parametrize("address", LOOKALIKES)
+def test_a_non_ascii_local_part_is_refused(address):
+    """These four letters pass Django's check and lower-case into ASCII: the Kelvin sign's
+    `Kate@` would normalize to `kate@` (taking her request) while its mail goes nowhere."""
+    with pytest.raises(ValidationError):
+        AddressField().clean(address)
+
+
+def test_a_lookalike_sign_up_stores_nothing(client, site, run_commits):
+    with run_commits():
+        response = sign_up(client, site, "\u212aate@example.net")
+    assert "Enter a valid email address." in response.content.decode()
+    assert not Submission.objects.exists() and not SignupRequest.objects.exists()
+
+
 def test_address_field_still_takes_quoted_and_unicode_addresses():
     assert AddressField().clean('"a@b"@example.net') == '"a@b"@example.net'
     assert AddressField().clean("kate@faß.de.") == "kate@faß.de"
