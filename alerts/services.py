@@ -158,7 +158,7 @@ def _people_for(
     errors = {r.pk: other_organization_message() for r in reqs if _is_elsewhere(r, people)}
     # Another organization's person is left exactly as it is.
     approved = dict.fromkeys(r.email_normalized for r in reqs if r.pk not in errors)
-    _link_or_invite([people[email] for email in approved])
+    people_link_or_invite([people[email] for email in approved])
     return people, created, errors
 
 
@@ -168,7 +168,7 @@ def _is_elsewhere(req: SignupRequest, people: dict[str, Person]) -> bool:
     return person is None or person.organization_id != req.organization_id
 
 
-def _link_or_invite(people: Iterable[Person]) -> None:
+def people_link_or_invite(people: Iterable[Person]) -> None:
     """A person without a login whose address has one by now (an administrator's, say) is
     linked to it and told to sign in; the others get an activation link."""
     without_login = [p for p in people if p.user_id is None]

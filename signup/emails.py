@@ -82,10 +82,12 @@ def to_reviewers(req: SignupRequest, kind: str, recipients: list[Recipient]) -> 
     ]
 
 
-def to_address(
-    *, site: Site, to: str, kind: str, language: str, cause: str, first_name: str = ""
+def already_host(
+    *, site: Site, person: Person, to: str, language: str, cause: str, first_name: str = ""
 ) -> EmailSpec:
-    """An email about a submission that made no request (an existing host)."""
+    """The email about a sign-up that made no request because the address is a host's: the
+    sign-in link, and an activation link while the person has no login (their first one
+    expired or was lost; their activation nonce must be set)."""
     context = {
         "site_name": site.name,
         "site_url": site_link(site, "home"),
@@ -93,4 +95,10 @@ def to_address(
         "first_name": first_name,
         "email": to,
     }
+    if person.user_id is None:
+        token = activation_token(
+            person_id=person.pk, site_id=site.pk, nonce=person.activation_nonce
+        )
+        context["activate_url"] = site_link(site, "activate", token=token)
+    kind = EmailKind.ALREADY_HOST
     return EmailSpec(kind, deliverable_email(to), context, language, cause, site.organization_id)

@@ -3,16 +3,17 @@ addresses, purging what was never confirmed, activating new hosts."""
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from alerts.services import request_apply_decision
+from alerts.services import people_link_or_invite, request_apply_decision
 from mail.models import EmailKind, OutboxEmail
-from mail.services import email_queue_many
-from orgs.models import HostLicense, Person, User
+from mail.services import EmailSpec, email_queue_many
+from orgs.models import Person, User
 from selfsignup.queueing import backoff_delay, enqueue, wake, woken
 from signup import emails
 from signup.models import SignupRequest, Submission
@@ -132,17 +133,13 @@ def _process(submission: Submission) -> str:
     # The open request is locked first: an approval of it still in flight is waited for, and
     # the license it grants is then seen below (no new request for a host of a moment ago).
     existing = _open_request(site, email_normalized)
-    if HostLicense.objects.filter(site=site, person__email_normalized=email_normalized).exists():
-        # An existing host makes no request: they are told how to sign in.
-        spec = emails.to_address(
-            site=site,
-            to=submission.email,
-            kind=EmailKind.ALREADY_HOST,
-            language=submission.language,
-            cause=f"site:{site.pk}:{email_normalized}:{_resend_bucket()}",
-            first_name=submission.fields.get("first_name", ""),
-        )
-        email_queue_many([spec])
+    host = (
+        Person.objects.select_for_update()
+        .filter(licenses__site=site, email_normalized=email_normalized)
+        .first()
+    )
+    if host is not None:
+        _tell_host(submission, host)
         return EmailKind.ALREADY_HOST
     # Any other address makes a request, another organization's included: an approval of it is
     # refused and it stays pending (SPEC section 7), and its request page says why.
@@ -166,6 +163,26 @@ def _process(submission: Submission) -> str:
             req=req, decision=decide(site=site, normalized_email=email_normalized)
         )
     return "created"
+
+
+def _tell_host(submission: Submission, person: Person) -> None:
+    """An existing host makes no request: they are told how to sign in, with a new activation
+    link if they still have no login (at most once an interval)."""
+    people_link_or_invite([person])
+
+    def build(cause: str) -> EmailSpec:
+        return emails.already_host(
+            site=submission.site,
+            person=person,
+            to=person.email,  # one key for every spelling of the address
+            language=submission.language,
+            cause=cause,
+            first_name=submission.fields.get("first_name", ""),
+        )
+
+    spec = _unless_sent_lately(build, f"site:{submission.site_id}:host:{person.pk}")
+    if spec is not None:
+        email_queue_many([spec])
 
 
 def _open_request(site: Site, email_normalized: str) -> SignupRequest | None:
@@ -206,12 +223,11 @@ def _create_request(submission: Submission, email_normalized: str) -> SignupRequ
 
 def _remind(req: SignupRequest) -> None:
     """A repeated sign-up: send the confirmation or acknowledgement again (rate-limited)."""
-    cause = f"request:{req.pk}:remind:{_resend_bucket()}"
-    if req.status == SignupRequest.Status.UNCONFIRMED:
-        spec = emails.confirmation(req, cause=cause)
-    else:
-        spec = emails.received(req, cause=cause)
-    if _reminded_lately(req):
+    build = (
+        emails.confirmation if req.status == SignupRequest.Status.UNCONFIRMED else emails.received
+    )
+    spec = _unless_sent_lately(lambda cause: build(req, cause=cause), f"request:{req.pk}:remind")
+    if spec is None:
         return  # sent within this interval already: nothing new went out
     email_queue_many([spec])
     # An unconfirmed request lives 24 hours from the last link it was sent.
@@ -219,13 +235,16 @@ def _remind(req: SignupRequest) -> None:
     req.save(update_fields=["last_notified_at", "updated_at"])
 
 
-def _reminded_lately(req: SignupRequest) -> bool:
-    """Whether a reminder went out less than an interval ago (a reminder of the same window is
-    one of them; the window's key alone would let two repeats on each side of its edge send)."""
+def _unless_sent_lately(build: Callable[[str], EmailSpec], cause: str) -> EmailSpec | None:
+    """The email `build` makes for this window of `cause`, or None when the same email went out
+    less than an interval ago: found by its key in this window or the one before (within an
+    interval of now, so two repeats on each side of a window's edge send once)."""
+    window = _resend_bucket()
+    spec, before = build(f"{cause}:{window}"), build(f"{cause}:{window - 1}")
     since = timezone.now() - timedelta(seconds=settings.SIGNUP_RESEND_INTERVAL)
-    return OutboxEmail.objects.filter(
-        request=req, created_at__gte=since, idempotency_key__startswith=f"request:{req.pk}:remind:"
-    ).exists()
+    keys = [spec.idempotency_key, before.idempotency_key]
+    sent = OutboxEmail.objects.filter(idempotency_key__in=keys, created_at__gte=since).exists()
+    return None if sent else spec
 
 
 def submissions_sweep() -> int:

@@ -172,14 +172,21 @@ def test_duplicate_creates_nothing_and_resends_rate_limited(
     assert SignupRequest.objects.get().last_notified_at == notified_at
 
 
-def test_repeats_on_each_side_of_a_window_edge_resend_once(site, reviewers, run_commits, settings):
+# A long address makes the email's key a digest: the check must find it all the same.
+LONG_ADDRESS = "nora@" + ".".join(["a" * 60, "b" * 60, "c" * 40]) + ".example"
+
+
+@pytest.mark.parametrize("email", ["nora@example.net", LONG_ADDRESS])
+def test_repeats_on_each_side_of_a_window_edge_resend_once(
+    site, reviewers, run_commits, settings, email
+):
     from signup import services
 
     settings.SIGNUP_RESEND_INTERVAL = 300
     configure(site, require_confirmation=True)
 
     def submit() -> None:
-        services.submission_receive(site=site, email="nora@example.net", fields={}, language="en")
+        services.submission_receive(site=site, email=email, fields={}, language="en")
         services.submissions_process()
 
     with run_commits():
@@ -204,12 +211,56 @@ def test_duplicate_of_pending_resends_acknowledgement(client, site, reviewers, o
 
 @pytest.mark.parametrize("email", ["Host@Example.net", "host@example.net\uff0e"])
 def test_existing_host_gets_an_email_and_no_request(client, site, outbox, run_commits, email):
-    person = factories.PersonFactory(organization=site.organization, email="host@example.net")
+    user = factories.UserFactory(email="host@example.net")
+    person = factories.PersonFactory(
+        organization=site.organization, email="host@example.net", user=user
+    )
     factories.HostLicenseFactory(person=person, site=site)
     sign_up(client, site, run_commits, email=email)
     assert not SignupRequest.objects.exists()
     assert kinds(outbox) == ["already_host"]
     assert f"/sites/{site.slug}/signin/" in outbox[0].body
+    assert "/activate/" not in outbox[0].body
+
+
+def test_a_host_whose_activation_link_expired_gets_a_new_one_by_signing_up(
+    client, site, outbox, run_commits, settings
+):
+    """Approved, but the activation link expired (or was lost) before a password was set: a
+    sign-up again brings a new link, as the host has no other way to get a password."""
+    configure(site, require_confirmation=False, approve_entries=["example.net"])
+    sign_up(client, site, run_commits)
+    first = link_in(outbox[-1], "/activate/")
+    settings.SIGNUP_ACTIVATION_MAX_AGE = -1
+    assert client.get(first).status_code == 400
+    settings.SIGNUP_ACTIVATION_MAX_AGE = 7 * 24 * 3600
+    outbox.clear()
+    sign_up(client, site, run_commits, email="Nora@Example.net")
+    (email,) = outbox
+    assert kinds(outbox) == ["already_host"] and email.to == ["nora@example.net"]
+    link = link_in(email, "/activate/")
+    assert client.post(link, {"password1": "a-long-new-pass", "password2": "a-long-new-pass"})
+    assert Person.objects.get().user.check_password("a-long-new-pass")
+    # Once it has a password, a sign-up brings the sign-in link (after the resend interval).
+    settings.SIGNUP_RESEND_INTERVAL = 0.001
+    outbox.clear()
+    sign_up(client, site, run_commits)
+    assert "/activate/" not in outbox[0].body and "/signin/" in outbox[0].body
+
+
+def test_host_repeats_on_each_side_of_a_window_edge_get_one_email(site, run_commits, settings):
+    from signup import services
+
+    settings.SIGNUP_RESEND_INTERVAL = 300
+    person = factories.PersonFactory(organization=site.organization, email="host@example.net")
+    factories.HostLicenseFactory(person=person, site=site)
+    configure(site, require_confirmation=True)
+    edge = (time.time() // 300 + 1) * 300
+    for now, spelling in [(edge - 0.5, "host@example.net"), (edge + 0.5, "HOST@example.net.")]:
+        with mock.patch.object(services.time, "time", return_value=now), run_commits():
+            services.submission_receive(site=site, email=spelling, fields={}, language="en")
+            services.submissions_process()
+    assert OutboxEmail.objects.filter(kind="already_host").count() == 1
 
 
 def test_person_of_the_org_without_license_can_request(client, site, reviewers, run_commits):
