@@ -7,6 +7,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from orgs.models import Administrator, HostLicense, Person
 from orgs.permissions import audit_visible_to, people_visible_to, sites_visible_to
 from selfsignup.search import email_or_name_contains
+from sites.domains import InvalidDomain, normalize_email
 from sites.models import Site
 
 
@@ -19,14 +20,15 @@ class Recipient:
 def review_recipients(site: Site) -> list[Recipient]:
     """Who gets the review notification emails of `site`, each in their own language."""
     if site.notify == Site.Notify.ADDRESSES:
+        # Logins are stored normalized (a Unicode domain as its A-label).
+        logins = {a: _login_email(a) for a in site.notify_addresses}
         languages = dict(
             Administrator.objects.filter(
-                organization_id=site.organization_id,
-                user__email__in=[a.lower() for a in site.notify_addresses],
+                organization_id=site.organization_id, user__email__in=logins.values()
             ).values_list("user__email", "language")
         )
         default = site.organization.language
-        return [Recipient(a, languages.get(a.lower(), default)) for a in site.notify_addresses]
+        return [Recipient(a, languages.get(logins[a], default)) for a in site.notify_addresses]
     admins = Administrator.objects.filter(
         organization_id=site.organization_id, user__is_active=True
     ).select_related("user")
@@ -37,6 +39,13 @@ def review_recipients(site: Site) -> list[Recipient]:
     else:
         admins = admins.full()
     return [Recipient(a.user.email, a.language) for a in admins]
+
+
+def _login_email(address: str) -> str:
+    try:
+        return normalize_email(address)
+    except InvalidDomain:
+        return address.lower()
 
 
 def people_list(admin: Administrator, *, query: str = "") -> QuerySet[Person]:

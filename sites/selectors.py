@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from django.db.models import Count, Value
-from django.db.models.functions import StrIndex, Substr
+from django.db.models.functions import Reverse, Right, StrIndex
 
 from signup.models import SignupRequest
 from sites.decision import APPROVED, REJECTED, decide_among
@@ -26,10 +26,12 @@ class Impact:
 
 
 def pending_by_domain(site: Site) -> list[tuple[str, int]]:
-    """The site's pending requests counted by email domain (one grouped query)."""
+    """The site's pending requests counted by email domain (one grouped query). The domain
+    follows the last `@`, as for decisions: a quoted local part may hold one."""
+    after_last_at = StrIndex(Reverse("email_normalized"), Value("@")) - 1
     rows = (
         SignupRequest.objects.filter(site=site, status=SignupRequest.Status.PENDING)
-        .annotate(domain=Substr("email_normalized", StrIndex("email_normalized", Value("@")) + 1))
+        .annotate(domain=Right("email_normalized", after_last_at))
         .values("domain")
         .annotate(count=Count("pk"))
         .values_list("domain", "count")

@@ -211,3 +211,24 @@ def test_row_queued_with_a_unicode_domain_goes_to_its_idna_2008_form(db):
     message = build_message(row)
     assert message.to == ["Kate@xn--fa-hia.de"]
     assert sanitize_address(message.to[0], "utf-8") == "Kate@xn--fa-hia.de"
+
+
+def test_a_listed_reviewer_with_a_unicode_domain_gets_their_own_language(site):
+    from orgs.models import Administrator
+    from orgs.selectors import review_recipients
+
+    user = factories.UserFactory(email=f"boss@{FASS}")
+    factories.AdministratorFactory(
+        user=user, organization=site.organization, role=Administrator.Role.FULL, language="fr"
+    )
+    configure(site, notify=Site.Notify.ADDRESSES, notify_addresses=["Boss@Faß.de"])
+    (recipient,) = review_recipients(site)
+    assert (recipient.email, recipient.language) == ("Boss@Faß.de", "fr")
+
+
+def test_the_rules_preview_counts_the_domain_after_the_last_at(site):
+    from sites.selectors import pending_by_domain
+
+    for address in ['"a@b"@example.com', "c@example.com", "d@other.example"]:
+        factories.SignupRequestFactory(site=site, email=AddressField().clean(address))
+    assert sorted(pending_by_domain(site)) == [("example.com", 2), ("other.example", 1)]
