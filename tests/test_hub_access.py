@@ -197,8 +197,10 @@ def test_site_admin_sees_and_decides_only_their_sites(client, site, other_site, 
     client.force_login(site_admin)
     queue = client.get("/hub/alerts/requests/").content
     assert b"mine@example.net" in queue and b"theirs@example.net" not in queue
-    sites = client.get("/hub/meetings/sites/").content
-    assert b"<strong>Acme Labs</strong>" in sites and b"<strong>Acme</strong>" not in sites
+    sites = client.get("/hub/meetings/sites/").content.decode()
+    # Each site's name opens its settings (Meetings › Sites › (a site) › Settings).
+    settings_link = f'<a href="/hub/meetings/sites/{other_site.slug}/settings/">Acme Labs</a>'
+    assert settings_link in sites and ">Acme</a>" not in sites
     assert client.post(f"/hub/alerts/requests/{theirs.pk}/approve/").status_code == 404
     assert client.post(f"/hub/alerts/requests/{mine.pk}/approve/").status_code == 302
     mine.refresh_from_db()
