@@ -28,6 +28,9 @@ HANDED_OVER_BEFORE_STOP = gettext_noop(
     "The worker stopped after handing the message to the mail server; it was not sent again."
 )
 STOPPED_WHILE_SENDING = gettext_noop("The worker stopped while sending; tried again.")
+STOPPED_ON_EVERY_TRY = gettext_noop(
+    "The worker stopped while sending, on every try; it was not tried again."
+)
 ANSWER_LOST_AFTER_HANDOVER = gettext_noop(
     "The mail server had the whole message but its answer never came; it was not sent again."
 )
@@ -273,7 +276,16 @@ def outbox_sweep(*, limit: int = 500) -> int:
             last_error=HANDED_OVER_BEFORE_STOP,
             updated_at=now,
         )
-        interrupted = list(stuck.filter(handed_over_at__isnull=True).values_list("pk", flat=True))
+        interrupted = list(stuck.filter(handed_over_at__isnull=True).values_list("pk", "attempts"))
+        # A message that stops its worker every time (too big, a hard time limit) ends failed,
+        # where it shows, after as many tries as any other failure.
+        given_up = [pk for pk, tries in interrupted if tries >= settings.OUTBOX_MAX_ATTEMPTS]
+        interrupted = [pk for pk, tries in interrupted if tries < settings.OUTBOX_MAX_ATTEMPTS]
+        OutboxEmail.objects.filter(pk__in=given_up).update(
+            status=OutboxEmail.Status.FAILED,
+            last_error=STOPPED_ON_EVERY_TRY,
+            updated_at=now,
+        )
         OutboxEmail.objects.filter(pk__in=interrupted).update(
             status=OutboxEmail.Status.QUEUED,
             last_error=STOPPED_WHILE_SENDING,

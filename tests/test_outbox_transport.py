@@ -107,6 +107,16 @@ def test_worker_died_before_handover_sends_again_once(db, outbox, run_commits):
     assert len(outbox) == 1
 
 
+def test_a_message_that_stops_its_worker_on_every_try_ends_failed(db, outbox, settings):
+    """It would otherwise be queued again at every sweep, for ever, and never show as failed."""
+    email = _stuck("kills-workers", handed_over=False)
+    OutboxEmail.objects.filter(pk=email.pk).update(attempts=settings.OUTBOX_MAX_ATTEMPTS)
+    assert outbox_sweep() == 0
+    email.refresh_from_db()
+    assert email.status == "failed" and "on every try" in email.last_error
+    assert outbox == []
+
+
 def test_worker_died_after_handover_is_not_sent_twice(db, outbox, run_commits):
     email = _stuck("after", handed_over=True)
     with run_commits():
