@@ -185,6 +185,14 @@ def test_test_an_address(admin_client, site, address, verdict, shown):
     assert verdict in html and shown in html
 
 
+def test_test_an_address_on_an_sso_site_says_sign_up_is_not_supported(admin_client, site):
+    site.sso_enabled, site.signup_enabled = True, False
+    site.save()
+    html = admin_client.get(url(site), {"address": "bob@acme.example"}).content.decode()
+    assert "Approved automatically" not in html and "Waits for review" not in html
+    assert 'class="test-result alert alert-info" role="status"><p>This site signs people' in html
+
+
 # Addresses an email field accepts but whose domain IDNA refuses (or that have no domain).
 ODD_ADDRESSES = [
     "a@xn--zz.com",
