@@ -3,7 +3,7 @@
 import re
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -15,6 +15,7 @@ from mail.models import OutboxEmail
 from orgs.permissions import get_request_for, hub_view, requests_visible_to
 from selfsignup.pagination import keyset_page, query_without_cursor
 from selfsignup.params import text_param
+from signup.models import SignupRequest
 
 MAX_BULK = 500
 # A request id as a form sends it: ASCII digits that fit a bigint ("²" is a digit to isdigit).
@@ -65,6 +66,8 @@ def request_approve(request: HttpRequest, pk: int) -> HttpResponse:
     req = get_request_for(request.admin, pk, write=True)
     try:
         services.request_approve(request_id=req.pk, acting_user=request.user)
+    except SignupRequest.DoesNotExist as exc:  # purged (never confirmed) a moment ago
+        raise Http404("no such request") from exc
     except services.RequestNotPending as exc:
         return _detail(request, exc.request, error=exc.message, status=409)
     except services.NotApprovable as exc:
@@ -80,6 +83,8 @@ def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
     reason = text_param(request.POST, "reason", max_length=1000)
     try:
         services.request_reject(request_id=req.pk, acting_user=request.user, reason=reason)
+    except SignupRequest.DoesNotExist as exc:  # purged (never confirmed) a moment ago
+        raise Http404("no such request") from exc
     except services.RequestNotPending as exc:
         return _detail(request, exc.request, error=exc.message, status=409)
     messages.success(request, _("The request was rejected."))

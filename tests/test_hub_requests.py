@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -386,3 +387,20 @@ def test_switching_language_on_a_page_answering_a_post_comes_back_to_a_page(admi
         assert next_url.startswith(page)
         switched = admin_client.post("/i18n/setlang/", {"language": "fr", "next": next_url})
         assert admin_client.get(switched.url).status_code == 200
+
+
+@pytest.mark.parametrize("action", ["approve", "reject"])
+def test_a_request_purged_while_the_decision_comes_is_not_found(admin_client, site, action):
+    from orgs import permissions
+
+    req = factories.SignupRequestFactory(site=site, status="unconfirmed")
+    found = permissions.get_request_for
+
+    def found_then_purged(*args, **kwargs):
+        request = found(*args, **kwargs)
+        SignupRequest.objects.filter(pk=request.pk).delete()
+        return request
+
+    with mock.patch("alerts.views.get_request_for", found_then_purged):
+        response = admin_client.post(f"/hub/alerts/requests/{req.pk}/{action}/")
+    assert response.status_code == 404
