@@ -1,7 +1,9 @@
 """Operators' views of organizations, people and licenses (at /django-admin/)."""
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext as _
 
 from orgs.models import Administrator, HostLicense, LicenseTemplate, Organization, Person, User
 
@@ -36,8 +38,18 @@ class AdministratorAdmin(admin.ModelAdmin):
     filter_horizontal = ["sites"]
 
 
+class HostLicenseForm(forms.ModelForm):
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        site, person = cleaned.get("site"), cleaned.get("person")
+        if site and person and site.organization_id != person.organization_id:
+            raise forms.ValidationError(_("This site belongs to another organization."))
+        return cleaned
+
+
 class HostLicenseInline(admin.TabularInline):
     model = HostLicense
+    form = HostLicenseForm
     extra = 0
     raw_id_fields = ["site", "granted_by"]
 
@@ -51,7 +63,25 @@ class PersonAdmin(admin.ModelAdmin):
     inlines = [HostLicenseInline]
 
 
+class LicenseTemplateForm(forms.ModelForm):
+    class Meta:
+        model = LicenseTemplate
+        fields = ["organization", "enabled", "sites"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        organization = cleaned.get("organization")
+        others = [s.name for s in cleaned.get("sites", []) if s.organization != organization]
+        if organization is not None and others:
+            raise forms.ValidationError(
+                _("These sites belong to another organization: %(sites)s")
+                % {"sites": ", ".join(others)}
+            )
+        return cleaned
+
+
 @admin.register(LicenseTemplate)
 class LicenseTemplateAdmin(admin.ModelAdmin):
+    form = LicenseTemplateForm
     list_display = ["organization", "enabled"]
     filter_horizontal = ["sites"]

@@ -113,3 +113,32 @@ def test_an_administrator_who_decided_cannot_be_deleted_but_can_be_deactivated(
     full_admin.save()
     req.refresh_from_db()
     assert req.decider_label == full_admin.display_name
+
+
+def test_licenses_stay_within_their_organization(operator_client, site, other_org_site):
+    """A template or a license naming another organization's site is refused (the template's
+    would otherwise fail every Add person of the organization)."""
+    from django.forms import modelform_factory
+
+    from orgs.admin import HostLicenseForm, LicenseTemplateForm
+    from orgs.models import HostLicense
+
+    template = LicenseTemplateForm(
+        data={"organization": site.organization_id, "enabled": "on", "sites": [other_org_site.pk]}
+    )
+    assert not template.is_valid() and other_org_site.name in str(template.errors)
+    ok = LicenseTemplateForm(
+        data={"organization": site.organization_id, "enabled": "on", "sites": [site.pk]}
+    )
+    assert ok.is_valid()
+    person = factories.PersonFactory(organization=site.organization)
+    form_class = modelform_factory(
+        HostLicense, form=HostLicenseForm, fields=["site", "person", "source"]
+    )
+    for other, valid in [(other_org_site, False), (site, True)]:
+        data = {"site": other.pk, "person": person.pk, "source": "manual"}
+        assert form_class(data=data).is_valid() is valid
+    client, _ = operator_client
+    factories.HostLicenseFactory(person=person, site=site)
+    for path in [f"orgs/person/{person.pk}/change", "orgs/licensetemplate/add"]:
+        assert client.get(f"/django-admin/{path}/").status_code == 200, path
