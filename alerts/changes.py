@@ -1,5 +1,6 @@
 """Audit events' `changes`, described for people in the active language."""
 
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from alerts.models import AuditEvent
@@ -46,7 +47,8 @@ def describe(event: AuditEvent) -> list[str]:
         for key, label in SETTING_LABELS.items():
             if key in changes:
                 old, new = changes[key]
-                lines.append(f"{label}: {_value(old)} → {_value(new)}")
+                values = {"label": capfirst(label), "old": _value(old), "new": _value(new)}
+                lines.append(_("%(label)s: %(old)s → %(new)s") % values)
         lines += [_("Added %(p)s") % {"p": _pattern(e)} for e in changes.get("patterns_added", [])]
         lines += [
             _("Removed %(p)s") % {"p": _pattern(e)} for e in changes.get("patterns_removed", [])

@@ -164,3 +164,21 @@ def test_administrator_language_follows_the_switcher_and_their_emails(
     assert admin_email.language == "fr"
     message = next(m for m in outbox if m.to == [full_admin.email])
     assert message.subject.startswith("Nouvelle demande")
+
+
+def test_audit_lines_use_french_punctuation(site):
+    from django.utils import translation
+
+    from alerts.changes import describe
+    from alerts.models import AuditEvent
+
+    event = AuditEvent(
+        organization=site.organization,
+        site=site,
+        actor_label="Ana",
+        action=AuditEvent.Action.SETTINGS_UPDATED,
+        changes={"mode": ["review", "automatic"]},
+    )
+    with translation.override("fr"):
+        (line,) = describe(event)
+    assert line.startswith("Mode : Examiner les demandes")
