@@ -134,7 +134,7 @@ def _process(submission: Submission) -> str:
     # the license it grants is then seen below (no new request for a host of a moment ago).
     existing = _open_request(site, email_normalized)
     host = (
-        Person.objects.select_for_update()
+        Person.objects.select_for_update(of=("self",))
         .filter(licenses__site=site, email_normalized=email_normalized)
         .first()
     )
