@@ -6,6 +6,8 @@ import traceback
 
 from gunicorn.glogging import Logger
 
+from selfsignup.logs import redact_links
+
 # The access line's fields and the gunicorn atoms they come from.
 ACCESS_FIELDS = {
     "request_id": "{x-request-id}o",
@@ -28,6 +30,7 @@ class JsonAccessLogger(Logger):
         atoms = self.atoms(resp, req, environ, request_time)
         entry = {"time": atoms["t"], "level": "INFO", "logger": "gunicorn.access"}
         entry |= {name: atoms.get(atom, "-") for name, atom in ACCESS_FIELDS.items()}
+        entry["path"] = redact_links(entry["path"])
         try:
             self.access_log.info("%s", json.dumps(entry, ensure_ascii=False))
         except Exception:
@@ -39,6 +42,7 @@ logger_class = JsonAccessLogger
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"link_tokens": {"()": "selfsignup.logs.LinkTokenFilter"}},
     "formatters": {
         "json": {"()": "selfsignup.logs.JsonFormatter"},
         "access": {"format": "%(message)s"},
@@ -47,6 +51,7 @@ logconfig_dict = {
         "error": {
             "class": "logging.StreamHandler",
             "formatter": "json",
+            "filters": ["link_tokens"],
             "stream": "ext://sys.stderr",
         },
         "access": {

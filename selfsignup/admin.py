@@ -2,7 +2,9 @@
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+
+from selfsignup.ratelimits import limit_signins
 
 
 class OperatorsAdminSite(admin.AdminSite):
@@ -11,6 +13,17 @@ class OperatorsAdminSite(admin.AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         return request.user.is_active and request.user.is_superuser
+
+    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        """Failed sign-ins are limited as on the hub and the sites (the same counters)."""
+        return _limited_login(request, self, extra_context)
+
+
+@limit_signins
+def _limited_login(
+    request: HttpRequest, site: admin.AdminSite, extra_context: dict | None
+) -> HttpResponse:
+    return admin.AdminSite.login(site, request, extra_context)
 
 
 class OperatorsAdminConfig(AdminConfig):

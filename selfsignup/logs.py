@@ -37,6 +37,26 @@ class RequestIdMiddleware:
         return response
 
 
+# The tokens of confirmation and activation links: whoever reads a log must not be able to use
+# one (a 404 of a confirm link is logged with its path, and so is every access line).
+_LINK_TOKEN = re.compile(r"(/(?:signup/confirm|activate)/)[^/?#\s\"]+")
+
+
+def redact_links(text: str) -> str:
+    return _LINK_TOKEN.sub(r"\1[redacted]", text)
+
+
+class LinkTokenFilter(logging.Filter):
+    """Replace the tokens of links in a record's message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_links(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         request = getattr(record, "request", None)

@@ -14,7 +14,7 @@ def client_ip(request: HttpRequest) -> str:
     claimed and is ignored.
     """
     # Without an address (a Unix socket and no proxy configured) everyone shares one counter.
-    remote = request.META.get("REMOTE_ADDR", "") or "0.0.0.0"  # noqa: S104
+    remote = _plain(request.META.get("REMOTE_ADDR", "")) or "0.0.0.0"  # noqa: S104
     proxies = settings.TRUSTED_PROXIES
     if proxies <= 0:
         return remote
@@ -22,8 +22,16 @@ def client_ip(request: HttpRequest) -> str:
     forwarded = [part for part in forwarded if part]
     if len(forwarded) < proxies:
         return remote
-    candidate = forwarded[-proxies]
+    return _plain(forwarded[-proxies]) or remote
+
+
+def _plain(value: str) -> str:
+    """The address in its usual form, an IPv4 client seen through IPv6 (`::ffff:a.b.c.d`) as
+    IPv4: the limits count IPv6 addresses by /64, which would put every such client in one
+    counter. Empty when it is no address."""
     try:
-        return str(ipaddress.ip_address(candidate))
+        address = ipaddress.ip_address(value)
     except ValueError:
-        return remote
+        return ""
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)

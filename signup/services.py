@@ -295,6 +295,9 @@ def activation_person(*, token: str, site: Site) -> Person:
     person_id, site_id, nonce = read_activation_token(token)
     if site_id != site.pk:
         raise BadToken("other site")
+    if not site.signup_supported:
+        # Turned SSO or government since the link was sent: no password around its sign-on.
+        raise BadToken("site does not support self-sign-up")
     person = Person.objects.filter(pk=person_id, licenses__site=site).first()
     if person is None or person.user_id is not None:
         raise BadToken("used or unknown")

@@ -7,6 +7,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+from django.conf import settings as django_settings
 
 from selfsignup.logs import JsonFormatter, RequestIdFilter, request_id
 from tests.helpers import human
@@ -72,3 +73,28 @@ def test_gunicorn_access_lines_stay_one_json_object_whatever_the_path():
     entry = json.loads(line)
     assert entry["path"] == '/x\\\n{"level": 1}' and entry["request_id"] == "abc"
     assert entry["status"] == "-"
+
+
+def test_link_tokens_never_reach_the_logs(client, site):
+    """Whoever reads the logs can't use a confirmation or activation link: access lines and
+    Django's own lines (a bad link's 400, a confirm link's 404) carry no token."""
+    from selfsignup.logs import LinkTokenFilter, redact_links
+
+    confirm = f"/sites/{site.slug}/signup/confirm/secret-token-1/"
+    activate = f"/sites/{site.slug}/activate/secret-token-2/?x=1"
+    assert "secret" not in redact_links(f"GET {confirm} then {activate}")
+    record = logging.LogRecord(
+        "django.request", logging.WARNING, "", 0, "%s: %s", ("Bad", confirm), None
+    )
+    LinkTokenFilter().filter(record)
+    assert record.getMessage() == f"Bad: /sites/{site.slug}/signup/confirm/[redacted]/"
+    config = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    logger = object.__new__(config["JsonAccessLogger"])
+    logger._access_log_enabled = True
+    logger.access_log = mock.Mock()
+    with mock.patch.object(config["Logger"], "atoms", return_value={"t": "[now]", "U": activate}):
+        logger.access(None, None, {}, None)
+    (call,) = logger.access_log.info.call_args_list
+    assert "secret" not in call.args[0] % call.args[1:]
+    # The handler that writes the project's lines applies the filter.
+    assert "link_tokens" in django_settings.LOGGING["handlers"]["console"]["filters"]

@@ -81,7 +81,7 @@ def test_successful_sign_ins_never_use_up_the_limits(client, site, full_admin, s
     assert client.post(path, {"username": "zed@example.net", "password": "no"}).status_code == 429
 
 
-@pytest.mark.parametrize("path", ["/hub/login/", "/sites/{slug}/signin/"])
+@pytest.mark.parametrize("path", ["/hub/login/", "/sites/{slug}/signin/", "/django-admin/login/"])
 def test_sign_in_is_limited_per_address_and_per_account(client, site, full_admin, settings, path):
     path = path.format(slug=site.slug)
     settings.RATELIMIT_SIGNIN_PER_ACCOUNT = "3/15m"
@@ -125,6 +125,10 @@ def test_limits_fail_open_when_the_cache_is_down(client, site, settings):
         (2, "203.0.113.9", "10.0.0.1", "10.0.0.1"),  # fewer entries than proxies: don't guess
         (1, "not-an-ip", "10.0.0.1", "10.0.0.1"),
         (1, "2001:db8::1", "10.0.0.1", "2001:db8::1"),
+        # IPv4 clients seen through IPv6 count as themselves, not as one /64 of IPv6.
+        (0, "", "::ffff:203.0.113.9", "203.0.113.9"),
+        (1, "::ffff:203.0.113.9", "10.0.0.1", "203.0.113.9"),
+        (0, "", "", "0.0.0.0"),  # noqa: S104 (no address: one shared counter)
     ],
 )
 def test_client_address_behind_proxies(settings, proxies, forwarded, remote, expected):
@@ -352,3 +356,22 @@ def test_nonces_are_compared_in_constant_time():
         assert tokens.nonce_matches("a" * 32, "b" * 32)
     compare.assert_called_once_with("a" * 32, "b" * 32)
     assert not tokens.nonce_matches("", "")  # an unset nonce never matches
+
+
+@pytest.mark.parametrize("change", [{"sso_enabled": True}, {"kind": "government"}])
+def test_an_activation_link_sets_no_password_once_the_site_is_sso_or_government(
+    client, site, change
+):
+    from orgs.models import Person
+    from sites.models import Site
+
+    person = factories.PersonFactory(organization=site.organization, activation_nonce="n" * 32)
+    factories.HostLicenseFactory(person=person, site=site)
+    token = tokens.activation_token(person_id=person.pk, site_id=site.pk, nonce="n" * 32)
+    Site.objects.filter(pk=site.pk).update(signup_enabled=False, **change)
+    path = f"/sites/{site.slug}/activate/{token}/"
+    answer = client.post(
+        path, {"password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"}
+    )
+    assert answer.status_code == 400
+    assert Person.objects.get(pk=person.pk).user_id is None
