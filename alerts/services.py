@@ -7,7 +7,7 @@ batch of locked requests with a fixed number of statements per batch.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -140,11 +140,13 @@ def _people_for(
 
     Returns persons by normalized email, the emails whose person was created, and the requests
     that can't be approved because their address is another organization's."""
+    # People are locked, and created, in address order: two batches holding the same new
+    # addresses in other orders would each wait for the other's (deadlock).
     people = {
         p.email_normalized: p
-        for p in Person.objects.select_for_update().filter(
-            email_normalized__in={r.email_normalized for r in reqs}
-        )
+        for p in Person.objects.select_for_update()
+        .filter(email_normalized__in={r.email_normalized for r in reqs})
+        .order_by("email_normalized")
     }
     missing: dict[str, SignupRequest] = {}
     for req in reqs:
@@ -152,7 +154,8 @@ def _people_for(
         # request decides which organization the new person joins.
         if req.email_normalized not in people:
             missing.setdefault(req.email_normalized, req)
-    new, created = _create_people(list(missing.values()), actor) if missing else ({}, set())
+    to_create = [missing[email] for email in sorted(missing)]
+    new, created = _create_people(to_create, actor) if missing else ({}, set())
     people |= new
     # Checked after the creations, which can make the address another organization's.
     errors = {r.pk: other_organization_message() for r in reqs if _is_elsewhere(r, people)}
@@ -439,7 +442,7 @@ def requests_apply_rules_requested(*, site_id: int) -> int:
     )
     if requested_at is None:
         return 0  # done already (a sweep published it again), or the site is gone
-    decided = requests_apply_rules(site_id=site_id)
+    decided = requests_apply_rules(site_id=site_id, requested_at=requested_at)
     Site.objects.filter(pk=site_id, rules_apply_requested_at=requested_at).update(
         rules_apply_requested_at=None
     )
@@ -467,14 +470,23 @@ def rules_sweep() -> int:
     return len(site_ids)
 
 
-def requests_apply_rules(*, site_id: int) -> int:
+def requests_apply_rules(*, site_id: int, requested_at: datetime | None = None) -> int:
     """Decide a site's pending requests by its current rules, in batches; return how many
-    were decided. Used when an administrator saves rules and chooses to apply them."""
+    were decided. Used when an administrator saves rules and chooses to apply them.
+
+    Each batch holds the site row, so that its rules can't change while it decides. With
+    `requested_at`, the run stops at the first batch that finds the wish withdrawn (new rules
+    saved with "keep") or made again (a later run carries on)."""
     from sites.decision import decide
 
     decided, last_id = 0, 0
     while True:
         with transaction.atomic():
+            site = Site.objects.select_for_update(no_key=True).filter(pk=site_id).first()
+            if site is None:
+                return decided
+            if requested_at is not None and site.rules_apply_requested_at != requested_at:
+                return decided
             ids = list(
                 SignupRequest.objects.filter(
                     site_id=site_id, status=SignupRequest.Status.PENDING, pk__gt=last_id
@@ -491,7 +503,7 @@ def requests_apply_rules(*, site_id: int) -> int:
             for req in reqs:
                 domain = req.email_normalized.rpartition("@")[2]
                 if domain not in by_domain:
-                    by_domain[domain] = decide(site=req.site, normalized_email=req.email_normalized)
+                    by_domain[domain] = decide(site=site, normalized_email=req.email_normalized)
                 decisions[req.pk] = by_domain[domain]
             approve = [r for r in reqs if decisions[r.pk].outcome == APPROVED]
             reject = [r for r in reqs if decisions[r.pk].outcome == REJECTED]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from alerts.services import people_link_or_invite, request_apply_decision
@@ -130,6 +130,7 @@ def _process(submission: Submission) -> str:
     email_normalized = normalize_email(submission.email)
     if not site.signup_allowed:
         return "closed"
+    _lock_address(site, email_normalized)
     # The open request is locked first: an approval of it still in flight is waited for, and
     # the license it grants is then seen below (no new request for a host of a moment ago).
     existing = _open_request(site, email_normalized)
@@ -163,6 +164,18 @@ def _process(submission: Submission) -> str:
             req=req, decision=decide(site=site, normalized_email=email_normalized)
         )
     return "created"
+
+
+def _lock_address(site: Site, email_normalized: str) -> None:
+    """One intake at a time per site and address, until the transaction ends. Otherwise a
+    double click taken by two workers makes two requests: the second's INSERT waits for the
+    first's, which, approved or rejected before it commits, no longer counts as open.
+    (SQLite runs one writing transaction at a time anyway.)"""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        key = f"signup-intake:{site.pk}:{email_normalized}"
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
 
 
 def _tell_host(submission: Submission, person: Person) -> None:
@@ -284,9 +297,12 @@ def request_confirm(*, token: str, site: Site) -> SignupRequest:
 def requests_purge_unconfirmed() -> int:
     """Delete requests whose address was not confirmed within 24 hours of the last email."""
     cutoff = timezone.now() - timedelta(seconds=settings.SIGNUP_CONFIRMATION_MAX_AGE)
-    deleted, _by_model = (
-        SignupRequest.objects.unconfirmed().filter(last_notified_at__lt=cutoff).delete()
-    )
+    expired = SignupRequest.objects.unconfirmed().filter(last_notified_at__lt=cutoff)
+    with transaction.atomic():
+        # Locked first, skipping those a repeated sign-up or a confirmation holds (a new link
+        # may be on its way): a plain delete re-checks nothing between its SELECT and DELETE.
+        ids = list(expired.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        deleted, _by_model = SignupRequest.objects.filter(pk__in=ids).delete()
     return deleted
 
 

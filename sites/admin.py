@@ -54,6 +54,14 @@ class SiteAdmin(admin.ModelAdmin):
     ]
     inlines = [DomainPatternInline]
 
+    def save_model(self, request, obj, form, change) -> None:
+        """Write only what the form changed: the hub's settings, saved since the form read the
+        row, stay as saved."""
+        if change:
+            obj.save(update_fields=form.changed_data)
+        else:
+            obj.save()
+
     def get_readonly_fields(self, request, obj=None) -> list[str]:
         # A site's requests, licenses and audit trail belong to its organization: it can't move.
         return [*self.readonly_fields, "organization"] if obj else self.readonly_fields
