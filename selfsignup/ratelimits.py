@@ -75,25 +75,38 @@ SIGNIN_LIMITS = (
 )
 
 
+def _successes(limit: dict) -> dict:
+    """The counter of the tries a limit gave back (same key, rate and window)."""
+    return {**limit, "group": f"{limit['group']}-ok"}
+
+
 def limit_signins(view):
-    """Sign-in POSTs (hub and sites): failed tries per client address and per account tried.
+    """Sign-in POSTs (hub, sites, operators' admin): failed tries per client address and per
+    account tried.
 
     Only failures count (a POST answered with the form again rather than a redirect), so that
     people who sign in often are never locked out; once either count reaches its limit, every
-    try is refused, the right password included, until the window ends."""
+    try is refused, the right password included, until the window ends. A try is counted before
+    its password is checked, and given back when it succeeds: tries sent at once can't all pass
+    a count that none of them has added to yet."""
 
     @functools.wraps(view)
     def limited(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if request.method != "POST":
             return view(request, *args, **kwargs)
+        over = False
         for limit in SIGNIN_LIMITS:
-            usage = get_usage(request, method="POST", increment=False, **limit)
-            if usage is not None and usage["count"] >= usage["limit"]:
-                raise Ratelimited()
+            tries = get_usage(request, method="POST", increment=True, **limit)
+            given_back = get_usage(request, method="POST", increment=False, **_successes(limit))
+            if tries is not None:
+                failed_before = tries["count"] - 1 - (given_back or {}).get("count", 0)
+                over = over or failed_before >= tries["limit"]
+        if over:
+            raise Ratelimited()
         response = view(request, *args, **kwargs)
-        if response.status_code == 200:
+        if response.status_code != 200:
             for limit in SIGNIN_LIMITS:
-                get_usage(request, method="POST", increment=True, **limit)
+                get_usage(request, method="POST", increment=True, **_successes(limit))
         return response
 
     return limited

@@ -375,3 +375,32 @@ def test_an_activation_link_sets_no_password_once_the_site_is_sso_or_government(
     )
     assert answer.status_code == 400
     assert Person.objects.get(pk=person.pk).user_id is None
+
+
+def test_sign_in_tries_in_flight_at_once_cannot_pass_the_limit(settings, db):
+    """Tries sent together all arrive before any has failed: each is counted before its
+    password is checked, so no more than the limit are ever checked."""
+    from django.http import HttpResponse
+
+    from selfsignup.ratelimits import limit_signins
+
+    settings.RATELIMIT_SIGNIN_PER_ACCOUNT = "3/15m"
+    settings.RATELIMIT_SIGNIN_PER_IP = "100/5m"
+    factory, checked = RequestFactory(), []
+
+    def guess() -> int:
+        request = factory.post("/x/", {"username": "parallel@example.net", "password": "no"})
+        try:
+            return view(request).status_code
+        except Exception as exc:  # Ratelimited: the middleware answers 429
+            return type(exc).__name__
+
+    @limit_signins
+    def view(request):
+        checked.append(1)
+        if len(checked) < 6:
+            guess()  # another try arrives while this one's password is being checked
+        return HttpResponse("the form again", status=200)
+
+    guess()
+    assert len(checked) == 3
