@@ -22,6 +22,10 @@ def _textarea(rows: int = 4) -> forms.Textarea:
     return forms.Textarea(attrs={"rows": rows, "spellcheck": "false", "class": "input"})
 
 
+# Room for MAX_PATTERNS_A_LIST domains of ordinary length (about 100 characters each).
+PATTERN_LIST_MAX_LENGTH = 1_000_000
+
+
 class SiteSettingsForm(forms.Form):
     """Every setting of SPEC section 3, labelled with the setting's name."""
 
@@ -29,14 +33,14 @@ class SiteSettingsForm(forms.Form):
     approve_entries = forms.CharField(
         label=_("Email domains to automatically approve"),
         required=False,
-        max_length=200_000,
+        max_length=PATTERN_LIST_MAX_LENGTH,
         widget=_textarea(),
         help_text=PATTERN_HELP,
     )
     reject_entries = forms.CharField(
         label=_("Email domains to automatically reject"),
         required=False,
-        max_length=200_000,
+        max_length=PATTERN_LIST_MAX_LENGTH,
         widget=_textarea(),
         help_text=PATTERN_HELP,
     )

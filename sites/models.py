@@ -37,6 +37,8 @@ SUBMITTED_FIELD_LABELS: dict[str, str] = {
 }
 DEFAULT_REQUIRED_FIELDS = ["first_name", "last_name"]
 MAX_NOTIFY_ADDRESSES = 30
+# Matching costs the same with 10 patterns or 10,000 (SPEC section 4); a list holds that many.
+MAX_PATTERNS_A_LIST = 10_000
 
 
 def default_required_fields() -> list[str]:

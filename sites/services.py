@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from alerts.audit import audit_record
@@ -15,6 +16,7 @@ from selfsignup.queueing import enqueue_on_commit
 from sites.domains import InvalidDomain, Pattern, normalize_email, parse_pattern
 from sites.models import (
     MAX_NOTIFY_ADDRESSES,
+    MAX_PATTERNS_A_LIST,
     REQUIRABLE_FIELD_KEYS,
     DomainPattern,
     Site,
@@ -106,10 +108,21 @@ def settings_validate(*, site: Site, values: SettingsValues) -> ParsedSettings:
         errors["signup_enabled"] = [site.unsupported_reason]
     approve, approve_errors = parse_pattern_entries(values.approve_entries)
     reject, reject_errors = parse_pattern_entries(values.reject_entries)
-    if approve_errors:
-        errors["approve_entries"] = approve_errors
-    if reject_errors:
-        errors["reject_entries"] = reject_errors
+    for name, patterns, bad in [
+        ("approve_entries", approve, approve_errors),
+        ("reject_entries", reject, reject_errors),
+    ]:
+        if len(patterns) > MAX_PATTERNS_A_LIST:
+            bad = [
+                _("At most %(max)s domains a list (this one has %(count)s).")
+                % {
+                    "max": number_format(MAX_PATTERNS_A_LIST, force_grouping=True),
+                    "count": number_format(len(patterns), force_grouping=True),
+                },
+                *bad,
+            ]
+        if bad:
+            errors[name] = bad
     both = sorted({p.text for p in approve} & {p.text for p in reject})
     if both:
         errors.setdefault("reject_entries", []).extend(
