@@ -95,7 +95,8 @@ def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def request_bulk(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action")
-    wanted = [int(v) for v in request.POST.getlist("ids")[:MAX_BULK] if _ID.fullmatch(v)]
+    ticked = list(dict.fromkeys(int(v) for v in request.POST.getlist("ids") if _ID.fullmatch(v)))
+    wanted, beyond = ticked[:MAX_BULK], ticked[MAX_BULK : MAX_BULK * 10]
     if action not in ("approve", "reject") or not wanted:
         messages.error(request, _("Tick one or more requests, then choose Approve or Reject."))
         return redirect("hub:requests")
@@ -111,9 +112,11 @@ def request_bulk(request: HttpRequest) -> HttpResponse:
     hidden = [
         services.Outcome(pk, False, _("Request not found.")) for pk in wanted if pk not in visible
     ]
+    too_many = _("Not decided: at most %(max)s requests at once.") % {"max": MAX_BULK}
+    left = [services.Outcome(pk, False, too_many) for pk in beyond]
     context = {
         "nav": "requests",
-        "outcomes": outcomes + hidden,
+        "outcomes": outcomes + hidden + left,
         "action": action,
         "language_next": reverse("hub:requests"),
     }

@@ -404,3 +404,14 @@ def test_a_request_purged_while_the_decision_comes_is_not_found(admin_client, si
     with mock.patch("alerts.views.get_request_for", found_then_purged):
         response = admin_client.post(f"/hub/alerts/requests/{req.pk}/{action}/")
     assert response.status_code == 404
+
+
+def test_bulk_beyond_its_limit_says_which_requests_were_not_decided(admin_client, site):
+    reqs = make_requests(site, 502)
+    ids = [str(r.pk) for r in reqs]
+    response = admin_client.post("/hub/alerts/requests/bulk/", {"action": "reject", "ids": ids})
+    outcomes = {o.request_id: o for o in response.context["outcomes"]}
+    assert set(outcomes) == {r.pk for r in reqs}
+    left = [o for o in outcomes.values() if not o.ok]
+    assert len(left) == 2 and all("at most 500 requests at once" in o.message for o in left)
+    assert SignupRequest.objects.filter(status="rejected").count() == 500
