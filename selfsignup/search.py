@@ -6,18 +6,35 @@ is built on that same expression; otherwise every row of the organization is rea
 that the plan of each search can use its indexes.
 """
 
+import idna
 from django.db import NotSupportedError
 from django.db.migrations.operations.base import Operation
 from django.db.models import Q
 
 
 def email_or_name_contains(word: str) -> Q:
-    """Rows whose normalized email, first name or last name contains `word`, in any case."""
+    """Rows whose normalized email, first name or last name contains `word`, in any case. A
+    word with a Unicode domain or domain label (`anna@bücher.example`, `bücher`, as the pages
+    show them) is looked for in the emails in the A-label form they are stored in."""
     return (
-        Q(email_normalized__icontains=word.lower())
+        Q(email_normalized__icontains=_stored_form(word) or word.lower())
         | Q(first_name__icontains=word)
         | Q(last_name__icontains=word)
     )
+
+
+def _stored_form(word: str) -> str | None:
+    if word.isascii():
+        return None
+    local, at, domain = word.rpartition("@")
+    labels = []
+    for label in domain.split("."):
+        try:
+            labels.append(label if label.isascii() else idna.encode(label, uts46=True).decode())
+        except (idna.IDNAError, UnicodeError):
+            return None
+    stored = f"{local}{at}{'.'.join(labels)}".lower()
+    return stored if stored.isascii() else None
 
 
 def _invalid(schema_editor, index: str) -> bool:

@@ -415,3 +415,14 @@ def test_bulk_beyond_its_limit_says_which_requests_were_not_decided(admin_client
     left = [o for o in outcomes.values() if not o.ok]
     assert len(left) == 2 and all("at most 500 requests at once" in o.message for o in left)
     assert SignupRequest.objects.filter(status="rejected").count() == 500
+
+
+def test_search_finds_an_address_by_its_unicode_domain_as_shown(admin_client, site):
+    """The queue shows `anna@bücher.example`; addresses are stored with the A-label."""
+    factories.SignupRequestFactory(
+        site=site, email="anna@bücher.example", email_normalized="anna@xn--bcher-kva.example"
+    )
+    factories.SignupRequestFactory(site=site, email="bob@example.net")
+    for query in ["anna@bücher.example", "Bücher", "xn--bcher-kva", "anna"]:
+        page = admin_client.get("/hub/alerts/requests/", {"q": query})
+        assert [r.email for r in page.context["page"].items] == ["anna@bücher.example"], query
