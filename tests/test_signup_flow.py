@@ -239,6 +239,7 @@ def test_a_host_whose_activation_link_expired_gets_a_new_one_by_signing_up(
     (email,) = outbox
     assert kinds(outbox) == ["already_host"] and email.to == ["nora@example.net"]
     link = link_in(email, "/activate/")
+    assert f"/sites/{site.slug}/signin/" in email.body  # SPEC 6: with the sign-in link
     assert client.post(link, {"password1": "a-long-new-pass", "password2": "a-long-new-pass"})
     assert Person.objects.get().user.check_password("a-long-new-pass")
     # Once it has a password, a sign-up brings the sign-in link (after the resend interval).
