@@ -25,13 +25,14 @@ _ID = re.compile(r"[0-9]{1,18}")
 @hub_view
 def request_list(request: HttpRequest) -> HttpResponse:
     filters = selectors.QueueFilters.from_params(request.GET)
-    queue = selectors.request_queue(request.admin, filters)
+    sites = selectors.queue_sites(request.admin)
+    queue = selectors.request_queue(request.admin, filters, sites)
     context = {
         "nav": "requests",
         "page": keyset_page(queue, cursor=request.GET.get("cursor", "")),
         "filters": filters,
         "statuses": selectors.STATUS_FILTERS,
-        "sites": selectors.queue_sites(request.admin),
+        "sites": sites,
         "query_string": query_without_cursor(request.GET),
     }
     return render(request, "alerts/requests.html", context)

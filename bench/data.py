@@ -52,6 +52,18 @@ def tenant_create(key: str, *, slug: str | None = None) -> Tenant:
     return Tenant(organization, site, admin)
 
 
+def site_admin_create(tenant: Tenant) -> User:
+    """A site administrator of the tenant's site."""
+    user = User(email=f"site-admin-{tenant.site.slug}@bench-admins.example", full_name="Site admin")
+    user.set_unusable_password()
+    user.save()
+    admin = Administrator.objects.create(
+        user=user, organization=tenant.organization, role=Administrator.Role.SITE
+    )
+    admin.sites.add(tenant.site)
+    return user
+
+
 def _requests(
     tenant: Tenant, count: int, *, prefix: str, pending: float, rng: random.Random
 ) -> Iterator[dict]:

@@ -133,3 +133,24 @@ def test_trigram_indexes_replace_a_build_that_failed(site):
     with connection.schema_editor(atomic=False) as editor:
         operation.database_forwards("signup", editor, None, None)
     assert _index_state(name)[0] is True
+
+
+@pytest.mark.parametrize("who", ["full administrator, site filter", "site administrator"])
+def test_a_queue_page_of_one_site_reads_it_in_order_from_the_site_index(
+    site, other_site, full_admin, site_admin, who
+):
+    """The site filter and a site administrator's page go by site id, on the queue's site index,
+    read in the page's order: no sort of the organization's (or the site's) rows."""
+    require_services()
+    pending_requests_create(site, 4000, prefix="a")
+    pending_requests_create(other_site, 4000, prefix="b")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE signup_signuprequest")
+    if who == "site administrator":
+        admin, filters = site_admin.administrator, QueueFilters()
+    else:
+        admin, filters = full_admin.administrator, QueueFilters(site=other_site.slug)
+    queue = request_queue(admin, filters).order_by("-created_at", "-id")[:51]
+    plan = queue.explain()
+    assert "Index Scan using signup_queue_site" in plan and "Sort" not in plan, plan
+    assert {r.site_id for r in queue} == {other_site.pk}
