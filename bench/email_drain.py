@@ -82,7 +82,7 @@ def run() -> Result:
     # The last row's sent_at is exact; polling only tells when we looked.
     seconds = (last_sent - started_at).total_seconds() if last_sent else polled_seconds
     rate = sent / seconds if seconds > 0 else 0.0
-    print(f"  enqueued {len(ids)} tasks in {enqueue_seconds:.2f}s")
+    print(f"  enqueued the delivery of {len(ids)} rows in {enqueue_seconds:.2f}s")
     print(f"  rows by status: {statuses}")
     print(f"  sent {sent}/{EMAILS} in {seconds:.2f}s (first enqueue → last sent_at)")
     print(f"  SMTP server received {received} messages (rows: {EMAILS})")
