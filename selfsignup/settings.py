@@ -331,5 +331,9 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The development server's request lines (`make run`) go through the same filters.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

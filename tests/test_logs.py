@@ -96,5 +96,8 @@ def test_link_tokens_never_reach_the_logs(client, site):
         logger.access(None, None, {}, None)
     (call,) = logger.access_log.info.call_args_list
     assert "secret" not in call.args[0] % call.args[1:]
-    # The handler that writes the project's lines applies the filter.
+    # The handler that writes the project's lines applies the filter, also to the development
+    # server's request lines.
     assert "link_tokens" in django_settings.LOGGING["handlers"]["console"]["filters"]
+    handlers = logging.getLogger("django.server").handlers
+    assert any(any(isinstance(f, LinkTokenFilter) for f in h.filters) for h in handlers)
