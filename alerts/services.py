@@ -417,7 +417,8 @@ def request_apply_decision(*, req: SignupRequest, decision: Decision) -> None:
     if decision.outcome == APPROVED:
         if not _approve_batch([req], actor=None, decisions=decisions):
             return
-        # The address joined another organization meanwhile: an administrator must look.
+        # The address joined another organization meanwhile, or the site turned SSO or
+        # government: an administrator must look.
         decision = Decision(outcome=PENDING, basis=BASIS_MODE)
     elif decision.outcome == REJECTED:
         _reject_batch([req], actor=None, decisions=decisions, reason="")
@@ -451,8 +452,9 @@ def requests_apply_rules_requested(*, site_id: int) -> int:
 
 def rules_sweep() -> int:
     """Publish a rule run for each site whose wish has waited longer than a run takes to start;
-    return how many. A run still working on a big site is published again: runs lock the
-    requests they decide, so two of them decide each request once."""
+    return how many. A run still working on a big site is published again: the new time of the
+    wish stops the older run at its next batch, and the new one carries on (runs lock the
+    requests they decide, so each is decided once)."""
     from alerts.tasks import apply_rules_to_pending
 
     now = timezone.now()

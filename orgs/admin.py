@@ -71,8 +71,10 @@ class LicenseTemplateForm(forms.ModelForm):
     def clean(self) -> dict:
         cleaned = super().clean()
         organization = cleaned.get("organization")
-        others = [s.name for s in cleaned.get("sites", []) if s.organization != organization]
-        if organization is not None and others:
+        if organization is None:
+            return cleaned
+        others = [s.name for s in cleaned.get("sites", []) if s.organization_id != organization.pk]
+        if others:
             raise forms.ValidationError(
                 _("These sites belong to another organization: %(sites)s")
                 % {"sites": ", ".join(others)}

@@ -50,7 +50,10 @@ class LinkTokenFilter(logging.Filter):
     """Replace the tokens of links in a record's message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True  # a malformed call: the handler reports it, as without this filter
         redacted = redact_links(message)
         if redacted != message:
             record.msg, record.args = redacted, ()

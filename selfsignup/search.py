@@ -15,12 +15,14 @@ from django.db.models import Q
 def email_or_name_contains(word: str) -> Q:
     """Rows whose normalized email, first name or last name contains `word`, in any case. A
     word with a Unicode domain or domain label (`anna@bücher.example`, `bücher`, as the pages
-    show them) is looked for in the emails in the A-label form they are stored in."""
-    return (
-        Q(email_normalized__icontains=_stored_form(word) or word.lower())
+    show them) is also looked for in the A-label form the addresses are stored in."""
+    found = (
+        Q(email_normalized__icontains=word.lower())
         | Q(first_name__icontains=word)
         | Q(last_name__icontains=word)
     )
+    stored = _stored_form(word)
+    return found | Q(email_normalized__icontains=stored) if stored else found
 
 
 def _stored_form(word: str) -> str | None:

@@ -332,6 +332,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Django's own handlers (its console one with DEBUG on) would write unfiltered lines:
+        # its records go to the root's handler like everyone's.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "INFO"},
         # The development server's request lines (`make run`) go through the same filters.
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from sites.models import DomainPattern, Site
@@ -16,6 +17,18 @@ class DomainPatternInline(admin.TabularInline):
         return False  # patterns change through the hub's settings page (validated, audited)
 
 
+def _signup_enabled_now(site: Site) -> bool:
+    """Whether sign-up is on, read again under a lock when in a transaction (the admin's change
+    view is one, up to its save): a hub save switching sign-up on meanwhile is seen here, or
+    waits for this form's save, and can't meet an SSO or government change in the database."""
+    if site.pk is None:
+        return site.signup_enabled
+    rows = Site.objects.filter(pk=site.pk)
+    if transaction.get_connection().in_atomic_block:
+        rows = rows.select_for_update()
+    return bool(rows.values_list("signup_enabled", flat=True).first())
+
+
 class SiteAdminForm(forms.ModelForm):
     class Meta:
         model = Site
@@ -24,7 +37,7 @@ class SiteAdminForm(forms.ModelForm):
     def clean(self) -> dict:
         cleaned = super().clean()
         government = cleaned.get("kind") == Site.Kind.GOVERNMENT
-        if self.instance.signup_enabled and (government or cleaned.get("sso_enabled")):
+        if _signup_enabled_now(self.instance) and (government or cleaned.get("sso_enabled")):
             raise forms.ValidationError(
                 _(
                     "Host account sign-up is on for this site: turn it off in the hub before "

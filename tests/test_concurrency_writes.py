@@ -282,3 +282,47 @@ def test_an_operator_renaming_a_site_keeps_a_settings_save_made_meanwhile(
     assert site.name == "Acme renamed"
     assert AuditEvent.objects.filter(action="settings_updated", actor=full_admin).exists()
     assert (site.signup_enabled, site.mode) == (True, "automatic")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_operator_making_a_site_sso_while_the_hub_turns_sign_up_on_gets_a_form_error(
+    site, full_admin, monkeypatch
+):
+    """The operator's form read the site with sign-up off; the hub turns it on before the form
+    is checked. The check reads the row again (under a lock): a form error, not a 500 from the
+    database's constraint, and the site stays consistent."""
+    from django.test import Client
+
+    from sites.admin import SiteAdminForm
+    from sites.models import Site
+    from sites.services import SettingsValues, site_settings_update
+
+    require_services()
+    Site.objects.filter(pk=site.pk).update(signup_enabled=False)
+    site.refresh_from_db()
+    operator = factories.UserFactory(is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(operator)
+    read, saved = threading.Event(), threading.Event()
+    real_clean = SiteAdminForm.clean
+
+    def clean(self):
+        read.set()
+        saved.wait(10)
+        return real_clean(self)
+
+    monkeypatch.setattr(SiteAdminForm, "clean", clean)
+    data = {"name": site.name, "slug": site.slug, "kind": "commercial", "sso_enabled": "on"}
+    data |= {"patterns-TOTAL_FORMS": "0", "patterns-INITIAL_FORMS": "0"}
+    post, box = in_thread(
+        lambda: client.post(f"/django-admin/sites/site/{site.pk}/change/", data).status_code
+    )
+    assert read.wait(10), box
+    values = SettingsValues.of(site)
+    values.signup_enabled = True
+    site_settings_update(site_id=site.pk, acting_user=full_admin, values=values)
+    saved.set()
+    post.join(30)
+    assert box.get("result") == 200, box  # the form again, with its error
+    site.refresh_from_db()
+    assert (site.signup_enabled, site.sso_enabled) == (True, False)

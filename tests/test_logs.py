@@ -101,3 +101,35 @@ def test_link_tokens_never_reach_the_logs(client, site):
     assert "link_tokens" in django_settings.LOGGING["handlers"]["console"]["filters"]
     handlers = logging.getLogger("django.server").handlers
     assert any(any(isinstance(f, LinkTokenFilter) for f in h.filters) for h in handlers)
+
+
+def _writers(name: str) -> list[logging.Handler]:
+    """The handlers a record of logger `name` reaches (the test runner's own left out)."""
+    logger, found = logging.getLogger(name), []
+    while logger is not None:
+        found += [
+            h
+            for h in logger.handlers
+            if not type(h).__module__.startswith("_pytest") and type(h) is not logging.NullHandler
+        ]
+        logger = logger.parent if logger.propagate else None
+    return found
+
+
+@pytest.mark.parametrize("name", ["django.request", "django.server", "celery.app.trace"])
+def test_every_handler_of_django_and_celery_lines_redacts_link_tokens(name):
+    """Django's own handlers (its console one writes when DEBUG is on, as under `make run`)
+    would print a bad link's path as it came: only the project's handler writes these lines."""
+    from selfsignup.logs import LinkTokenFilter
+
+    writers = _writers(name)
+    assert writers and all(
+        any(isinstance(f, LinkTokenFilter) for f in handler.filters) for handler in writers
+    ), writers
+
+
+def test_a_malformed_log_call_does_not_raise_into_the_caller():
+    from selfsignup.logs import LinkTokenFilter
+
+    record = logging.LogRecord("x", logging.WARNING, "", 0, "%s and %s", ("one",), None)
+    assert LinkTokenFilter().filter(record) is True
