@@ -35,6 +35,8 @@ class Submission(models.Model):
     # The fields the form required (the site's settings may change before it is processed).
     required_fields = models.JSONField(null=True, blank=True)
     language = models.CharField(max_length=8, default="en")
+    # The id of the web request that sent it: the intake's log lines and tasks carry it on.
+    request_id = models.CharField(max_length=128, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     # Set only when processing failed: how often, and when it may be tried again.
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -14,6 +14,7 @@ from alerts.services import people_link_or_invite, request_apply_decision
 from mail.models import EmailKind, OutboxEmail
 from mail.services import EmailSpec, email_queue_many
 from orgs.models import Person, User
+from selfsignup.logs import request_id
 from selfsignup.queueing import backoff_delay, enqueue, wake, woken
 from signup import emails
 from signup.models import SignupRequest, Submission
@@ -49,6 +50,7 @@ def submission_receive(*, site: Site, email: str, fields: dict, language: str) -
         fields=fields,
         required_fields=list(site.required_fields),
         language=language,
+        request_id=request_id.get(),
     )
     transaction.on_commit(submissions_wake)
     return submission
@@ -84,32 +86,45 @@ def submission_process_next(*, helpers: bool = False) -> str | None:
     delete it; return what happened, or None when nothing is waiting.
 
     A submission whose processing fails stays, and is tried again later with a growing delay.
-    With `helpers`, wake another run when more submissions are waiting."""
+    With `helpers`, wake another run when more submissions are waiting. Its log lines, and the
+    tasks it enqueues (on commit), carry the id of the web request that sent it."""
     now = timezone.now()
-    with transaction.atomic():
-        submission = (
-            # Lock the submission only: skipping rows locked through the join would pass over
-            # every sign-up of a site whose row someone else holds (another sign-up, a save).
-            Submission.objects.due(now)
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related("site__organization")
-            .order_by("pk")
-            .first()
-        )
-        if submission is None:
-            return None
-        if helpers and Submission.objects.due(now).exclude(pk=submission.pk).exists():
-            transaction.on_commit(submissions_wake)
-        try:
-            with transaction.atomic():
-                outcome = _process(submission)
-        except Exception:
-            logger.exception(
-                "sign-up %s could not be processed; it will be tried again", submission.pk
-            )
-            _postpone(submission, now)
-            return "failed"
-        submission.delete()
+    followed = None
+    try:
+        with transaction.atomic():
+            submission = _next_due(now)
+            if submission is None:
+                return None
+            followed = request_id.set(submission.request_id or request_id.get())
+            return _process_locked(submission, now, helpers=helpers)
+    finally:
+        if followed is not None:
+            request_id.reset(followed)
+
+
+def _next_due(now: datetime) -> Submission | None:
+    return (
+        # Lock the submission only: skipping rows locked through the join would pass over
+        # every sign-up of a site whose row someone else holds (another sign-up, a save).
+        Submission.objects.due(now)
+        .select_for_update(skip_locked=True, of=("self",))
+        .select_related("site__organization")
+        .order_by("pk")
+        .first()
+    )
+
+
+def _process_locked(submission: Submission, now: datetime, *, helpers: bool) -> str:
+    if helpers and Submission.objects.due(now).exclude(pk=submission.pk).exists():
+        transaction.on_commit(submissions_wake)
+    try:
+        with transaction.atomic():
+            outcome = _process(submission)
+    except Exception:
+        logger.exception("sign-up %s could not be processed; it will be tried again", submission.pk)
+        _postpone(submission, now)
+        return "failed"
+    submission.delete()
     return outcome
 
 

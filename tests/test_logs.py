@@ -133,3 +133,29 @@ def test_a_malformed_log_call_does_not_raise_into_the_caller():
 
     record = logging.LogRecord("x", logging.WARNING, "", 0, "%s and %s", ("one",), None)
     assert LinkTokenFilter().filter(record) is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_intake_run_carries_each_sign_ups_own_request_id(site, monkeypatch):
+    """A run drains several sign-ups: the emails each one enqueues carry its own request's id,
+    not the id of the sign-up that woke the run."""
+    from django.db import transaction
+
+    from mail import services as mail_services
+    from signup import services
+    from tests.test_signup_flow import configure
+
+    configure(site, require_confirmation=True)
+    seen = []
+
+    def enqueue_on_commit(task, *args):
+        transaction.on_commit(lambda: seen.append(request_id.get()))
+
+    monkeypatch.setattr(mail_services, "enqueue_on_commit", enqueue_on_commit)
+    monkeypatch.setattr(services, "submissions_wake", lambda: False)
+    for rid in ["rid-first-sign-up", "rid-second-sign-up"]:
+        token = request_id.set(rid)
+        services.submission_receive(site=site, email=f"{rid}@example.net", fields={}, language="en")
+        request_id.reset(token)
+    assert services.submissions_process() == 2
+    assert seen == ["rid-first-sign-up", "rid-second-sign-up"]
