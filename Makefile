@@ -67,7 +67,8 @@ worker: $(RUNTIME) $(MO)
 	$(PY) -m celery -A selfsignup worker -l INFO
 
 beat: $(RUNTIME)
-	$(PY) -m celery -A selfsignup beat -l INFO
+	mkdir -p var
+	$(PY) -m celery -A selfsignup beat -l INFO -s var/celerybeat-schedule
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -38,6 +38,8 @@ class JsonAccessLogger(Logger):
 
 
 logger_class = JsonAccessLogger
+# No control socket: its default path is per user, shared by every gunicorn that user runs.
+control_socket_disable = True
 
 logconfig_dict = {
     "version": 1,

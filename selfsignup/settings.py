@@ -253,13 +253,13 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 # Workers keep their database connection between tasks (Celery closes it after each task
 # otherwise, whatever CONN_MAX_AGE says); stale or broken ones are dropped before each task.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
+# A sweep not started within its period is dropped: while the workers are down, beat would
+# otherwise pile up a day's sweeps for them to run on their return.
+_SWEEP = {"schedule": SWEEP_INTERVAL_SECONDS, "options": {"expires": SWEEP_INTERVAL_SECONDS}}
 CELERY_BEAT_SCHEDULE = {
-    "outbox-sweep": {"task": "mail.tasks.outbox_sweep", "schedule": SWEEP_INTERVAL_SECONDS},
-    "submissions-sweep": {
-        "task": "signup.tasks.submissions_sweep",
-        "schedule": SWEEP_INTERVAL_SECONDS,
-    },
-    "rules-sweep": {"task": "alerts.tasks.rules_sweep", "schedule": SWEEP_INTERVAL_SECONDS},
+    "outbox-sweep": {"task": "mail.tasks.outbox_sweep", **_SWEEP},
+    "submissions-sweep": {"task": "signup.tasks.submissions_sweep", **_SWEEP},
+    "rules-sweep": {"task": "alerts.tasks.rules_sweep", **_SWEEP},
     "purge-unconfirmed-requests": {
         "task": "signup.tasks.requests_purge_unconfirmed",
         "schedule": crontab(minute="*/15"),

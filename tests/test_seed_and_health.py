@@ -80,3 +80,14 @@ def test_healthz_reports_an_unreachable_broker(db, client, settings):
     response = client.get("/healthz")
     assert response.status_code == 503
     assert json.loads(response.content)["down"] == ["broker"]
+
+
+def test_healthz_can_check_the_database_alone_for_a_load_balancer(db, client, monkeypatch):
+    """Sign-ups go on without the broker: a load balancer asks for the database only."""
+    monkeypatch.setattr("selfsignup.health.broker_ok", lambda: False)
+    alone = client.get("/healthz?check=database")
+    assert alone.status_code == 200
+    assert json.loads(alone.content)["checks"] == {"database": "ok"}
+    assert client.get("/healthz?check=nonsense").status_code == 503  # unknown: both checks
+    monkeypatch.setattr("selfsignup.health.database_ok", lambda: False)
+    assert client.get("/healthz?check=database").status_code == 503
