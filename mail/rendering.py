@@ -1,12 +1,13 @@
 """Render an outbox email from its templates, in the recipient's language."""
 
-import hashlib
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.crypto import salted_hmac
 
 from mail.models import OutboxEmail
 from sites.domains import InvalidDomain, deliverable_email
@@ -32,8 +33,12 @@ def render_email(*, kind: str, context: dict, language: str) -> RenderedEmail:
 
 
 def message_id(email: OutboxEmail) -> str:
-    digest = hashlib.sha256(email.idempotency_key.encode()).hexdigest()[:32]
-    return f"<{digest}@selfsignup>"
+    """The same for every try of a row (a retry is the same message), and unique across
+    installations: the key alone repeats from one database to the next (`request:1:…`), and
+    mail stores drop a second message with a Message-ID they have seen."""
+    digest = salted_hmac("mail.message-id", email.idempotency_key, algorithm="sha256")
+    domain = urlsplit(settings.SITE_URL).hostname or "localhost"
+    return f"<{digest.hexdigest()[:40]}@{domain}>"
 
 
 def _recipient(address: str) -> str:

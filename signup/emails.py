@@ -70,7 +70,8 @@ def to_reviewers(req: SignupRequest, kind: str, recipients: list[Recipient]) -> 
     """The administrators' email about a request: new in the queue, or a host just created."""
     context = {
         "site_name": req.site.name,
-        "requester_name": req.display_name,
+        # Empty when the form asked for no name: the emails then give the address once.
+        "requester_name": f"{req.first_name} {req.last_name}".strip(),
         "requester_email": req.email,
         "request_url": absolute(reverse("hub:request_detail", kwargs={"pk": req.pk})),
         "queue_url": absolute(reverse("hub:requests")),

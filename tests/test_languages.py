@@ -182,3 +182,20 @@ def test_audit_lines_use_french_punctuation(site):
     with translation.override("fr"):
         (line,) = describe(event)
     assert line.startswith("Mode : Examiner les demandes")
+
+
+@pytest.mark.parametrize("kind", ["admin_new_request", "admin_new_host"])
+def test_admin_emails_give_the_address_once_when_there_is_no_name(site, kind):
+    """A form that asks for no name: the address is not repeated as the name."""
+    from mail.rendering import render_email
+    from orgs.selectors import Recipient
+    from signup import emails
+
+    req = factories.SignupRequestFactory(
+        site=site, email="nn@example.net", first_name="", last_name=""
+    )
+    for language in ["en", "fr"]:
+        (spec,) = emails.to_reviewers(req, kind, [Recipient("ana@acme.example", language)])
+        rendered = render_email(kind=kind, context=spec.context, language=language)
+        assert rendered.text.count("nn@example.net") == 1, rendered.text
+        assert rendered.html.count("nn@example.net") == 1, rendered.html

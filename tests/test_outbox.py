@@ -215,3 +215,25 @@ def test_the_soft_time_limit_ends_a_batch_and_hands_the_rest_on(db, outbox):
     handed_on.assert_called_once_with((ids[1:],))
     first = OutboxEmail.objects.get(pk=ids[0])
     assert first.status == OutboxEmail.Status.QUEUED and first.attempts == 1
+
+
+def test_message_ids_hold_for_retries_and_differ_between_installations(db, settings):
+    from mail.rendering import message_id
+
+    settings.SITE_URL = "https://signup.example.com"
+    email = queue(cause="request:1:confirm")
+    first = message_id(email)
+    assert first == message_id(email) and first.endswith("@signup.example.com>")
+    settings.SECRET_KEY = "another-installation-" + "k" * 50
+    assert message_id(email) != first
+
+
+def test_a_multi_line_rejection_reason_keeps_its_lines_in_html(db):
+    from mail.rendering import render_email
+
+    rendered = render_email(
+        kind=EmailKind.REQUEST_DECLINED,
+        context={"site_name": "Acme", "reason": "First line.\nSecond <line>."},
+        language="en",
+    )
+    assert "First line.<br>Second &lt;line&gt;." in rendered.html
