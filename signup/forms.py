@@ -268,7 +268,9 @@ class SigninForm(AuthenticationForm):
     }
 
     username = forms.EmailField(
-        label=_("Email"), max_length=254, widget=forms.EmailInput(attrs={"autofocus": True})
+        label=_("Email"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "username"}),
     )
 
     def clean_username(self) -> str:

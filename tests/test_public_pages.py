@@ -266,3 +266,11 @@ def test_a_failed_sign_in_reads_well_in_french(client, site):
         HTTP_ACCEPT_LANGUAGE="fr",
     ).content.decode()
     assert "Saisissez une adresse électronique et un mot de passe valides." in html
+
+
+@pytest.mark.parametrize("path", ["/hub/login/", "/sites/{slug}/signin/"])
+def test_sign_in_fields_name_their_purpose_for_autofill(client, site, path):
+    """WCAG 1.3.5: the email of a sign-in form is the account's user name."""
+    html = client.get(path.format(slug=site.slug)).content.decode()
+    assert re.search(r'<input type="email" name="username"[^>]*autocomplete="username"', html)
+    assert re.search(r'<input type="password"[^>]*autocomplete="current-password"', html)
