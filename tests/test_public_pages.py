@@ -127,6 +127,9 @@ def test_invalid_input_shows_the_form_again_with_errors(client, site, data, fiel
     assert message in " ".join(errors[field])
     html = response.content.decode()
     assert 'class="field-error"' in html
+    # Announced at once to screen readers, before the fields.
+    assert '<div class="alert alert-error" role="alert">' in html
+    assert "Correct the errors below." in html
     # The other values are kept.
     for name, value in payload.items():
         if name != field and value:
