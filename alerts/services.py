@@ -248,7 +248,7 @@ def _get_or_create_people(
 
 
 def _grant_licenses(reqs: list[SignupRequest], people: dict[str, Person], actor: User | None):
-    # The rule of orgs.services.license_grant, checked here too since this path bypasses it.
+    # The rule of orgs.services.licenses_grant, checked here too since this path bypasses it.
     if any(people[r.email_normalized].organization_id != r.site.organization_id for r in reqs):
         raise ValueError("a license is only granted on a site of the person's organization")
     held = set(

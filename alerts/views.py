@@ -141,13 +141,13 @@ def email_resend(request: HttpRequest, pk: int, email_id: int) -> HttpResponse:
 @hub_view
 def audit(request: HttpRequest) -> HttpResponse:
     site = text_param(request.GET, "site", max_length=63)
+    sites = selectors.queue_sites(request.admin)
+    trail = selectors.audit_trail(request.admin, site=site, sites=sites)
     context = {
         "nav": "audit",
-        "page": keyset_page(
-            selectors.audit_trail(request.admin, site=site), cursor=request.GET.get("cursor", "")
-        ),
+        "page": keyset_page(trail, cursor=request.GET.get("cursor", "")),
         "site": site,
-        "sites": selectors.queue_sites(request.admin),
+        "sites": sites,
         "query_string": query_without_cursor(request.GET),
     }
     return render(request, "alerts/audit.html", context)

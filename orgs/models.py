@@ -165,7 +165,11 @@ class Person(models.Model):
         ordering = ["last_name", "first_name", "email"]
         verbose_name = _("person")
         verbose_name_plural = _("people")
-        indexes = [models.Index(fields=["organization", "last_name", "first_name"])]
+        indexes = [
+            models.Index(fields=["organization", "last_name", "first_name"]),
+            # The People page: an organization's people, newest first (keyset cursor).
+            models.Index(fields=["organization", "-created_at", "-id"], name="orgs_people_page"),
+        ]
 
     def __str__(self) -> str:
         return self.display_name

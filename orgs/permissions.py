@@ -11,13 +11,13 @@ from functools import wraps
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.translation import get_language
 
 from alerts.models import AuditEvent
-from orgs.models import Administrator, Person
+from orgs.models import Administrator, HostLicense, Person
 from signup.models import SignupRequest
 from sites.models import Site
 
@@ -92,7 +92,11 @@ def get_request_for(admin: Administrator, pk: int, *, write: bool = False) -> Si
 def people_visible_to(admin: Administrator) -> QuerySet[Person]:
     people = Person.objects.filter(organization_id=admin.organization_id)
     if admin.role == Administrator.Role.SITE:
-        people = people.filter(licenses__site__in=sites_visible_to(admin)).distinct()
+        # A semi-join on the administrator's site ids, not a join and DISTINCT (which sorted
+        # every licensed person of the organization before the page could take its first 50).
+        site_ids = list(sites_visible_to(admin).values_list("pk", flat=True))
+        licensed = HostLicense.objects.filter(person=OuterRef("pk"), site_id__in=site_ids)
+        people = people.filter(Exists(licensed))
     return people
 
 

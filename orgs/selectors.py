@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from orgs.models import Administrator, HostLicense, Person
 from orgs.permissions import audit_visible_to, people_visible_to, sites_visible_to
@@ -69,14 +70,15 @@ def overview(admin: Administrator) -> dict:
     """The overview page: each visible site with its pending requests, and recent activity."""
     from signup.models import SignupRequest
 
-    sites = list(sites_visible_to(admin).order_by("name"))
-    for site in sites:
-        # Counting stops at the cap: the number is for a glance, the queue has the rest.
-        site.pending_count = len(
-            SignupRequest.objects.filter(
-                site=site, status=SignupRequest.Status.PENDING
-            ).values_list("pk", flat=True)[:PENDING_COUNT_CAP]
-        )
+    # Counting stops at the cap (the number is for a glance, the queue has the rest), each site
+    # on the queue's site index, all sites in the one query.
+    # Only the models' own table names go into the text; the values are parameters.
+    capped = RawSQL(  # noqa: S611
+        f"SELECT count(*) FROM (SELECT 1 FROM {SignupRequest._meta.db_table} r "  # noqa: S608
+        f"WHERE r.site_id = {Site._meta.db_table}.id AND r.status = %s LIMIT %s) capped",
+        [SignupRequest.Status.PENDING, PENDING_COUNT_CAP],
+    )
+    sites = list(sites_visible_to(admin).annotate(pending_count=capped).order_by("name"))
     recent = list(
         audit_visible_to(admin).select_related("site", "request").order_by("-created_at")[:8]
     )

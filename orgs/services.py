@@ -73,14 +73,18 @@ def person_get_or_create(
     return person, True
 
 
-def license_grant(
-    *, person: Person, site: Site, source: str, acting_user: User | None
-) -> tuple[HostLicense, bool]:
-    """Give `person` a host license on `site` unless they hold one already."""
-    if site.organization_id != person.organization_id:
+def licenses_grant(
+    *, person: Person, sites: list[Site], source: str, acting_user: User | None
+) -> None:
+    """Give `person` a host license on each of `sites` they don't hold one on (one INSERT)."""
+    if any(site.organization_id != person.organization_id for site in sites):
         raise ValueError("a license is only granted on a site of the person's organization")
-    return HostLicense.objects.get_or_create(
-        person=person, site=site, defaults={"source": source, "granted_by": acting_user}
+    HostLicense.objects.bulk_create(
+        [
+            HostLicense(person=person, site=site, source=source, granted_by=acting_user)
+            for site in sites
+        ],
+        ignore_conflicts=True,
     )
 
 
@@ -104,13 +108,12 @@ def person_create_manually(
             .first()
         )
         template_sites = list(template.sites.all()) if template else []
-        for site in template_sites:
-            license_grant(
-                person=person,
-                site=site,
-                source=HostLicense.Source.TEMPLATE,
-                acting_user=acting_user,
-            )
+        licenses_grant(
+            person=person,
+            sites=template_sites,
+            source=HostLicense.Source.TEMPLATE,
+            acting_user=acting_user,
+        )
         audit_record(
             organization_id=organization.pk,
             action=AuditEvent.Action.PERSON_CREATED,

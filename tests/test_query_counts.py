@@ -154,3 +154,85 @@ def test_a_queue_page_of_one_site_reads_it_in_order_from_the_site_index(
     plan = queue.explain()
     assert "Index Scan using signup_queue_site" in plan and "Sort" not in plan, plan
     assert {r.site_id for r in queue} == {other_site.pk}
+
+
+def _hub_statements(client, url: str) -> int:
+    return statements(lambda: client.get(url))
+
+
+def test_the_overview_counts_every_sites_queue_in_one_query(client, org, full_admin):
+    """Pending counts per site, capped, whatever the number of sites."""
+    from orgs.selectors import PENDING_COUNT_CAP
+
+    client.force_login(full_admin)
+    first = factories.SiteFactory(organization=org)
+    pending_requests_create(first, 3, prefix="o")
+    few = _hub_statements(client, "/hub/")
+    for _ in range(12):
+        pending_requests_create(factories.SiteFactory(organization=org), 2, prefix="m")
+    many = _hub_statements(client, "/hub/")
+    assert many == few
+    response = client.get("/hub/")
+    counts = {s.pk: s.pending_count for s in response.context["sites"]}
+    assert counts[first.pk] == 3 and sum(counts.values()) == 3 + 12 * 2
+    assert PENDING_COUNT_CAP == 1000
+
+
+def test_add_person_grants_the_template_in_one_statement(client, org, full_admin):
+    """The automatic license template's licenses, one INSERT whatever the number of sites."""
+    from orgs.models import HostLicense
+
+    client.force_login(full_admin)
+    template = factories.LicenseTemplateFactory(organization=org)
+
+    def add(email: str) -> int:
+        data = {"email": email, "first_name": "Pat", "last_name": "Person"}
+        return statements(lambda: client.post("/hub/people/add/", data))
+
+    template.sites.set([factories.SiteFactory(organization=org) for _ in range(2)])
+    few = add("few@example.net")
+    template.sites.set([factories.SiteFactory(organization=org) for _ in range(20)])
+    many = add("many@example.net")
+    assert many == few
+    assert HostLicense.objects.filter(person__email_normalized="many@example.net").count() == 20
+
+
+@pytest.mark.parametrize("who", ["full administrator", "site administrator"])
+def test_the_people_page_reads_its_index_in_order(site, other_site, full_admin, site_admin, who):
+    """Newest first on (organization, created_at, id); a site administrator's people by a
+    semi-join on their licenses, never a sort of the organization's people."""
+    require_services()
+    from orgs.models import HostLicense
+
+    _people_create(site.organization, 3000)
+    HostLicense.objects.bulk_create(
+        HostLicense(person=p, site=other_site, source="manual")
+        for p in Person.objects.filter(organization=site.organization)[:2000]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE orgs_person")
+        cursor.execute("ANALYZE orgs_hostlicense")
+    admin = (site_admin if who == "site administrator" else full_admin).administrator
+    plan = people_list(admin).order_by("-created_at", "-id")[:51].explain()
+    assert "orgs_people_page" in plan and "Sort" not in plan, plan
+
+
+def test_the_audit_trail_of_one_site_reads_the_site_index(site, other_site, full_admin):
+    require_services()
+    from alerts.models import AuditEvent
+    from alerts.selectors import audit_trail
+
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            organization=site.organization,
+            site=site if i % 50 else other_site,
+            actor_label="Ana",
+            action="settings_updated",
+        )
+        for i in range(5000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE alerts_auditevent")
+    trail = audit_trail(full_admin.administrator, site=other_site.slug)
+    plan = trail.order_by("-created_at", "-id")[:51].explain()
+    assert "alerts_audit_site" in plan and "Sort" not in plan, plan
