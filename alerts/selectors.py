@@ -6,8 +6,9 @@ from django.db.models import QuerySet
 
 from alerts.models import AuditEvent
 from mail.models import OutboxEmail
-from orgs.models import Administrator, Person
+from orgs.models import Administrator
 from orgs.permissions import sites_visible_to
+from orgs.services import is_elsewhere
 from selfsignup.params import text_param
 from selfsignup.search import email_or_name_contains
 from signup.models import SignupRequest
@@ -64,14 +65,9 @@ def queue_sites(admin: Administrator) -> list[Site]:
 
 
 def address_in_other_organization(req: SignupRequest) -> bool:
-    """Whether a pending request's address is a person's of another organization (so
-    approving it will be refused)."""
-    return (
-        req.is_pending
-        and Person.objects.filter(email_normalized=req.email_normalized)
-        .exclude(organization_id=req.organization_id)
-        .exists()
-    )
+    """Whether a pending request's address is another organization's, a person's or an
+    administrator's (so approving it will be refused)."""
+    return req.is_pending and is_elsewhere(req.email_normalized, req.organization_id)
 
 
 def request_emails(req: SignupRequest) -> list[OutboxEmail]:

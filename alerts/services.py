@@ -20,7 +20,12 @@ from mail.models import EmailKind
 from mail.services import EmailSpec, email_queue_many
 from orgs.models import HostLicense, Person, User
 from orgs.selectors import review_recipients
-from orgs.services import EmailInOtherOrganization, person_get_or_create, profile_from_fields
+from orgs.services import (
+    EmailInOtherOrganization,
+    administrators_elsewhere,
+    person_get_or_create,
+    profile_from_fields,
+)
 from selfsignup.queueing import enqueue
 from signup import emails
 from signup.models import SignupRequest
@@ -140,6 +145,12 @@ def _people_for(
 
     Returns persons by normalized email, the emails whose person was created, and the requests
     that can't be approved because their address is another organization's."""
+    # Another organization's administrator's address is that organization's: no person here.
+    admins = administrators_elsewhere(r.email_normalized for r in reqs)
+    theirs = {r.pk for r in reqs if admins.get(r.email_normalized, set()) - {r.organization_id}}
+    if theirs:
+        people, created, errors = _people_for([r for r in reqs if r.pk not in theirs], actor)
+        return people, created, errors | dict.fromkeys(theirs, other_organization_message())
     # People are locked, and created, in address order: two batches holding the same new
     # addresses in other orders would each wait for the other's (deadlock).
     people = {

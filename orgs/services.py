@@ -1,10 +1,19 @@
 """Writes to the directory: people and their host licenses."""
 
+from collections.abc import Iterable
+
 from django.db import IntegrityError, transaction
 
 from alerts.audit import audit_record
 from alerts.models import AuditEvent
-from orgs.models import HostLicense, LicenseTemplate, Organization, Person, User
+from orgs.models import (
+    Administrator,
+    HostLicense,
+    LicenseTemplate,
+    Organization,
+    Person,
+    User,
+)
 from sites.domains import normalize_email
 from sites.models import SUBMITTED_FIELD_LABELS, Site
 
@@ -22,6 +31,28 @@ PROFILE_KEYS = tuple(
 def profile_from_fields(fields: dict) -> dict:
     """The profile part of submitted fields (names have columns of their own)."""
     return {key: fields[key] for key in PROFILE_KEYS if fields.get(key)}
+
+
+def administrators_elsewhere(emails: Iterable[str]) -> dict[str, set[int]]:
+    """The organizations whose administrator signs in with each of these (normalized)
+    addresses: such an address is that organization's, as its people's are."""
+    found: dict[str, set[int]] = {}
+    for email, organization_id in Administrator.objects.filter(
+        user__email__in=set(emails)
+    ).values_list("user__email", "organization_id"):
+        found.setdefault(email, set()).add(organization_id)
+    return found
+
+
+def is_elsewhere(email_normalized: str, organization_id: int) -> bool:
+    """Whether the address is another organization's: one of its people, or the login of one
+    of its administrators."""
+    admins = administrators_elsewhere([email_normalized]).get(email_normalized, set())
+    return bool(admins - {organization_id}) or (
+        Person.objects.filter(email_normalized=email_normalized)
+        .exclude(organization_id=organization_id)
+        .exists()
+    )
 
 
 def _find_person(*, organization_id: int, email_normalized: str) -> Person | None:
@@ -49,6 +80,10 @@ def person_get_or_create(
     person = _find_person(organization_id=organization.pk, email_normalized=email_normalized)
     if person is not None:
         return person, False
+    if administrators_elsewhere([email_normalized]).get(email_normalized, set()) - {
+        organization.pk
+    }:
+        raise EmailInOtherOrganization(email_normalized)
     try:
         with transaction.atomic():
             person = Person.objects.create(

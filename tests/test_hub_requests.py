@@ -327,8 +327,9 @@ def test_bulk_without_selection_explains(admin_client, site):
 
 # Session, user, administrator, the page's rows (one query), the site filter's list; the
 # detail page (of a pending request) reads the request, whether its address is another
-# organization's, its emails and its events. The same at 10 and at 1,000 requests.
-QUEUE_QUERIES, DETAIL_QUERIES = 5, 7
+# organization's (its administrators', then its people's), its emails and its events. The
+# same at 10 and at 1,000 requests.
+QUEUE_QUERIES, DETAIL_QUERIES = 5, 8
 
 
 @pytest.mark.parametrize("size", [10, 1000])
@@ -430,3 +431,32 @@ def test_search_finds_an_address_by_its_unicode_domain_as_shown(admin_client, si
     factories.SignupRequestFactory(site=site, email="josé@example.com")
     page = admin_client.get("/hub/alerts/requests/", {"q": "josé"})
     assert [r.email for r in page.context["page"].items] == ["josé@example.com"]
+
+
+def test_another_organizations_administrator_is_refused_like_its_people(
+    admin_client, site, other_org, full_admin, run_commits
+):
+    """An address that signs in as another organization's administrator is that
+    organization's: the request waits, with the warning, and approving it is refused."""
+    from orgs.models import Administrator
+
+    theirs = factories.UserFactory(email="gus@globex.example")
+    factories.AdministratorFactory(
+        user=theirs, organization=other_org, role=Administrator.Role.FULL
+    )
+    req = factories.SignupRequestFactory(site=site, email="Gus@Globex.example")
+    page = admin_client.get(f"/hub/alerts/requests/{req.pk}/").content.decode()
+    assert "another organization" in page
+    assert admin_client.post(f"/hub/alerts/requests/{req.pk}/approve/").status_code == 409
+    with run_commits():
+        bulk = admin_client.post(
+            "/hub/alerts/requests/bulk/", {"action": "approve", "ids": [str(req.pk)]}
+        )
+    assert "another organization" in bulk.content.decode()
+    added = admin_client.post(
+        "/hub/people/add/",
+        {"email": "gus@globex.example", "first_name": "Gus", "last_name": "G"},
+    )
+    assert added.status_code == 200
+    req.refresh_from_db()
+    assert req.status == "pending" and not Person.objects.exists()
