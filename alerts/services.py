@@ -62,9 +62,9 @@ def not_pending_message(req: SignupRequest) -> str:
         return _("This request waits for its email address to be confirmed.")
     when = timezone.localtime(req.decided_at)
     at = (
-        when.strftime("%H:%M")
+        when.strftime("%H:%M %Z")
         if when.date() == timezone.localdate()
-        else (when.strftime("%Y-%m-%d %H:%M"))
+        else (when.strftime("%Y-%m-%d %H:%M %Z"))
     )
     values = {"who": req.decider_label, "when": at}
     if req.status == SignupRequest.Status.APPROVED:

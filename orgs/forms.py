@@ -1,7 +1,6 @@
 """Hub forms about administrators and people."""
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from orgs.models import Administrator
@@ -12,7 +11,7 @@ class HubLoginForm(SigninForm):
     """Email and password of an administrator."""
 
     error_messages = {
-        **AuthenticationForm.error_messages,
+        **SigninForm.error_messages,
         "not_admin": _("This account isn't an administrator's. Hosts sign in on their site."),
     }
 

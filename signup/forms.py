@@ -262,8 +262,9 @@ class SigninForm(AuthenticationForm):
         **AuthenticationForm.error_messages,
         # Django's says "a correct %(username)s", which French grammar can't take for a field
         # named "adresse électronique".
+        # The address is not case-sensitive (it is normalized); the password is.
         "invalid_login": _(
-            "Enter a correct email address and password. Both may be case-sensitive."
+            "Enter a correct email address and password (the password is case-sensitive)."
         ),
     }
 

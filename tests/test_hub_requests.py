@@ -221,7 +221,10 @@ def test_deciding_twice_answers_409_with_who_and_when(admin_client, site, full_a
     for action in ["approve", "reject"]:
         again = admin_client.post(f"/hub/alerts/requests/{req.pk}/{action}/")
         assert again.status_code == 409
-        assert re.search(r"Already approved by Ana Admin at \d\d:\d\d", again.content.decode())
+        html = again.content.decode()
+        # Hub times are UTC, and say so.
+        assert re.search(r"Already approved by Ana Admin at \d\d:\d\d UTC", html)
+        assert "Times are shown in UTC." in html
     assert AuditEvent.objects.count() == 1
 
 
@@ -232,6 +235,9 @@ def test_address_of_another_organization_is_refused_and_stays_pending(
     req = factories.SignupRequestFactory(site=site, email="gus@globex.example")
     page = admin_client.get(f"/hub/alerts/requests/{req.pk}/").content.decode()
     assert 'class="alert alert-warning"' in page and "another organization" in page
+    # No Approve button that could only answer with the same warning; Reject stays.
+    assert f"/hub/alerts/requests/{req.pk}/approve/" not in page
+    assert f"/hub/alerts/requests/{req.pk}/reject/" in page
     response = admin_client.post(f"/hub/alerts/requests/{req.pk}/approve/")
     assert response.status_code == 409
     assert b"another organization" in response.content

@@ -268,7 +268,7 @@ def test_a_failed_sign_in_reads_well_in_french(client, site):
         {"username": "nobody@example.net", "password": "wrong"},
         HTTP_ACCEPT_LANGUAGE="fr",
     ).content.decode()
-    assert "Saisissez une adresse électronique et un mot de passe valides." in html
+    assert "Saisissez une adresse électronique et un mot de passe valides (le mot de" in html
 
 
 @pytest.mark.parametrize("path", ["/hub/login/", "/sites/{slug}/signin/"])

@@ -404,3 +404,11 @@ def test_sign_in_tries_in_flight_at_once_cannot_pass_the_limit(settings, db):
 
     guess()
     assert len(checked) == 3
+
+
+@pytest.mark.parametrize("path", ["/hub/login/", "/sites/{slug}/signin/"])
+def test_a_failed_sign_in_says_the_same_everywhere(client, site, full_admin, path):
+    """The address is normalized (not case-sensitive); only the password is."""
+    answer = client.post(path.format(slug=site.slug), {"username": "x@y.example", "password": "n"})
+    html = answer.content.decode()
+    assert "Enter a correct email address and password (the password is case-sensitive)." in html
