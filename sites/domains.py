@@ -19,6 +19,10 @@ class InvalidDomain(ValueError):
     """The text is not a domain name we accept."""
 
 
+class WholeTopLevelDomain(InvalidDomain):
+    """A pattern that would cover a whole top-level domain (`com`, `*.com`)."""
+
+
 # A plain ASCII label (letters, digits, inner hyphens, no "--" in positions 3-4): what IDNA
 # would leave as it is, so such domains skip the (much slower) IDNA machinery.
 _PLAIN_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -127,8 +131,7 @@ def parse_pattern(raw: str) -> Pattern:
         raise InvalidDomain(entry)
     suffix = normalize_domain(body)
     if "." not in suffix:
-        # `com` or `*.com` would cover a whole top-level domain.
-        raise InvalidDomain(entry)
+        raise WholeTopLevelDomain(entry)
     return Pattern(suffix=suffix, wildcard=wildcard)
 
 

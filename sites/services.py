@@ -13,7 +13,13 @@ from alerts.audit import audit_record
 from alerts.models import AuditEvent
 from orgs.models import User
 from selfsignup.queueing import enqueue_on_commit
-from sites.domains import InvalidDomain, Pattern, normalize_email, parse_pattern
+from sites.domains import (
+    InvalidDomain,
+    Pattern,
+    WholeTopLevelDomain,
+    normalize_email,
+    parse_pattern,
+)
 from sites.models import (
     MAX_NOTIFY_ADDRESSES,
     MAX_PATTERNS_A_LIST,
@@ -79,6 +85,12 @@ def parse_pattern_entries(entries: list[str]) -> tuple[list[Pattern], list[str]]
     for entry in entries:
         try:
             pattern = parse_pattern(entry)
+        except WholeTopLevelDomain:
+            errors.append(
+                _("“%(entry)s” would cover a whole top-level domain: name a domain under it.")
+                % {"entry": entry[:100]}
+            )
+            continue
         except InvalidDomain:
             errors.append(
                 _("“%(entry)s” is not a valid domain or pattern (example.com or *.example.com).")

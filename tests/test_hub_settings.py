@@ -116,7 +116,8 @@ def test_saving_nothing_new_writes_no_audit(admin_client, site):
     ("changes", "field", "named"),
     [
         ({"approve_entries": "ok.example\nnot a domain"}, "approve_entries", "not a domain"),
-        ({"reject_entries": "*.com"}, "reject_entries", "*.com"),
+        ({"reject_entries": "*.com"}, "reject_entries", "“*.com” would cover a whole top-level"),
+        ({"approve_entries": "com"}, "approve_entries", "“com” would cover a whole top-level"),
         (
             {"approve_entries": "both.example", "reject_entries": "BOTH.example."},
             "reject_entries",
@@ -337,3 +338,10 @@ def test_a_list_of_10000_ordinary_domains_saves_and_more_is_refused(admin_client
     saved = admin_client.post(url(site), form_data(approve_entries="\n".join(entries[:10_000])))
     assert saved.status_code == 302
     assert DomainPattern.objects.filter(site=site).count() == 10_000
+
+
+def test_test_an_address_says_when_sign_up_is_off(admin_client, site):
+    Site.objects.filter(pk=site.pk).update(signup_enabled=False)
+    html = admin_client.get(url(site), {"address": "bob@elsewhere.example"}).content.decode()
+    assert "Waits for review" in html
+    assert "Sign-up is off on this site: this is what would happen once it is on." in html
