@@ -236,68 +236,15 @@ def test_rules_saved_with_keep_are_not_applied_by_a_run_in_progress(site, full_a
     assert SignupRequest.objects.filter(site=site, status="pending").count() == 20, box
 
 
-@pytest.mark.django_db(transaction=True)
-def test_an_operator_renaming_a_site_keeps_a_settings_save_made_meanwhile(
-    site, full_admin, monkeypatch
-):
-    """The operator's change form for a site (name, slug, kind, SSO) saves the whole row it
-    read: a hub settings save committed between the operator's read and write is undone
-    (sign-up switched off again, mode and wish reverted), while the audit trail says it was
-    saved. The form's own check (sign-up on + SSO) is also made on that stale read."""
-    from django.test import Client
-
-    from sites.admin import SiteAdmin
-    from sites.models import Site
-    from sites.services import SettingsValues, site_settings_update
-
-    require_services()
-    Site.objects.filter(pk=site.pk).update(signup_enabled=False)
-    site.refresh_from_db()
-    operator = factories.UserFactory(is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(operator)
-    read, saved = threading.Event(), threading.Event()
-    real_save_model = SiteAdmin.save_model
-
-    def save_model(self, request, obj, form, change):
-        read.set()
-        saved.wait(10)
-        return real_save_model(self, request, obj, form, change)
-
-    monkeypatch.setattr(SiteAdmin, "save_model", save_model)
-    data = {"name": "Acme renamed", "slug": site.slug, "kind": "commercial", "sso_enabled": ""}
-    for prefix in ("patterns",):
-        data |= {f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"}
-    post, box = in_thread(
-        lambda: client.post(f"/django-admin/sites/site/{site.pk}/change/", data).status_code
-    )
-    assert read.wait(10), box
-    values = SettingsValues.of(site)
-    values.signup_enabled, values.mode = True, "automatic"
-    site_settings_update(site_id=site.pk, acting_user=full_admin, values=values)
-    saved.set()
-    post.join(30)
-    assert box.get("result") == 302, box
-    site.refresh_from_db()
-    assert site.name == "Acme renamed"
-    assert AuditEvent.objects.filter(action="settings_updated", actor=full_admin).exists()
-    assert (site.signup_enabled, site.mode) == (True, "automatic")
-
-
-@pytest.mark.django_db(transaction=True)
-def test_an_operator_making_a_site_sso_while_the_hub_turns_sign_up_on_gets_a_form_error(
-    site, full_admin, monkeypatch
-):
-    """The operator's form read the site with sign-up off; the hub turns it on before the form
-    is checked. The check reads the row again (under a lock): a form error, not a 500 from the
-    database's constraint, and the site stays consistent."""
+def _operator_posts_while_the_hub_saves(site, full_admin, monkeypatch, data, **hub_changes):
+    """The operator's site form is posted; after Django read the row and before the form is
+    checked, an administrator saves settings in the hub. Returns the operator's status code."""
     from django.test import Client
 
     from sites.admin import SiteAdminForm
     from sites.models import Site
     from sites.services import SettingsValues, site_settings_update
 
-    require_services()
     Site.objects.filter(pk=site.pk).update(signup_enabled=False)
     site.refresh_from_db()
     operator = factories.UserFactory(is_staff=True, is_superuser=True)
@@ -312,17 +259,50 @@ def test_an_operator_making_a_site_sso_while_the_hub_turns_sign_up_on_gets_a_for
         return real_clean(self)
 
     monkeypatch.setattr(SiteAdminForm, "clean", clean)
-    data = {"name": site.name, "slug": site.slug, "kind": "commercial", "sso_enabled": "on"}
-    data |= {"patterns-TOTAL_FORMS": "0", "patterns-INITIAL_FORMS": "0"}
+    data = data | {"patterns-TOTAL_FORMS": "0", "patterns-INITIAL_FORMS": "0"}
     post, box = in_thread(
         lambda: client.post(f"/django-admin/sites/site/{site.pk}/change/", data).status_code
     )
     assert read.wait(10), box
     values = SettingsValues.of(site)
-    values.signup_enabled = True
+    for name, value in hub_changes.items():
+        setattr(values, name, value)
     site_settings_update(site_id=site.pk, acting_user=full_admin, values=values)
     saved.set()
     post.join(30)
-    assert box.get("result") == 200, box  # the form again, with its error
     site.refresh_from_db()
+    return box.get("result", box)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_operator_renaming_a_site_keeps_a_settings_save_made_meanwhile(
+    site, full_admin, monkeypatch
+):
+    """The operator's change form for a site (name, slug, kind, SSO) saved the whole row it had
+    read: a hub settings save committed in between was undone (sign-up switched off again,
+    mode and wish reverted), while the audit trail said it was saved."""
+    require_services()
+    data = {"name": "Acme renamed", "slug": site.slug, "kind": "commercial", "sso_enabled": ""}
+    status = _operator_posts_while_the_hub_saves(
+        site, full_admin, monkeypatch, data, signup_enabled=True, mode="automatic"
+    )
+    assert status == 302
+    assert site.name == "Acme renamed"
+    assert AuditEvent.objects.filter(action="settings_updated", actor=full_admin).exists()
+    assert (site.signup_enabled, site.mode) == (True, "automatic")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_operator_making_a_site_sso_while_the_hub_turns_sign_up_on_gets_a_form_error(
+    site, full_admin, monkeypatch
+):
+    """The operator's form read the site with sign-up off; the hub turns it on before the form
+    is checked. The check reads the row again (under a lock): a form error, not a 500 from the
+    database's constraint, and the site stays consistent."""
+    require_services()
+    data = {"name": site.name, "slug": site.slug, "kind": "commercial", "sso_enabled": "on"}
+    status = _operator_posts_while_the_hub_saves(
+        site, full_admin, monkeypatch, data, signup_enabled=True
+    )
+    assert status == 200  # the form again, with its error
     assert (site.signup_enabled, site.sso_enabled) == (True, False)
