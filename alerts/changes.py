@@ -1,7 +1,9 @@
 """Audit events' `changes`, described for people in the active language."""
 
+from django.utils.formats import number_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from alerts.models import AuditEvent
 from sites.domains import display_domain
@@ -40,6 +42,24 @@ def _pattern(entry: str) -> str:
     return f"{display_domain(pattern)} ({what})"
 
 
+# Domain changes shown per event: a save of 10,000 domains would otherwise fill the trail's page
+# (the event keeps them all).
+PATTERN_LINES = 20
+
+
+def _pattern_lines(added: list, removed: list) -> list[str]:
+    lines = [_("Added %(p)s") % {"p": _pattern(e)} for e in added[:PATTERN_LINES]]
+    room = PATTERN_LINES - len(lines)
+    lines += [_("Removed %(p)s") % {"p": _pattern(e)} for e in removed[:room]]
+    more = len(added) + len(removed) - len(lines)
+    if more:
+        lines.append(
+            ngettext("and %(count)s more domain change", "and %(count)s more domain changes", more)
+            % {"count": number_format(more, force_grouping=True)}
+        )
+    return lines
+
+
 def describe(event: AuditEvent) -> list[str]:
     changes = event.changes or {}
     lines = []
@@ -49,10 +69,9 @@ def describe(event: AuditEvent) -> list[str]:
                 old, new = changes[key]
                 values = {"label": capfirst(label), "old": _value(old), "new": _value(new)}
                 lines.append(_("%(label)s: %(old)s → %(new)s") % values)
-        lines += [_("Added %(p)s") % {"p": _pattern(e)} for e in changes.get("patterns_added", [])]
-        lines += [
-            _("Removed %(p)s") % {"p": _pattern(e)} for e in changes.get("patterns_removed", [])
-        ]
+        lines += _pattern_lines(
+            changes.get("patterns_added", []), changes.get("patterns_removed", [])
+        )
         if changes.get("decide_pending"):
             lines.append(_("Asked for the pending requests to be decided by these rules"))
     elif event.action in (AuditEvent.Action.REQUEST_APPROVED, AuditEvent.Action.REQUEST_REJECTED):

@@ -69,6 +69,8 @@ def display_domain(ascii_form: str) -> str:
     prefix = ""
     if ascii_form.startswith("*."):
         prefix, ascii_form = "*.", ascii_form[2:]
+    if "xn--" not in ascii_form.lower():
+        return prefix + ascii_form  # no A-label: already what people read (and no IDNA cost)
     try:
         return prefix + idna.decode(ascii_form)
     except (idna.IDNAError, UnicodeError):

@@ -199,3 +199,24 @@ def test_admin_emails_give_the_address_once_when_there_is_no_name(site, kind):
         rendered = render_email(kind=kind, context=spec.context, language=language)
         assert rendered.text.count("nn@example.net") == 1, rendered.text
         assert rendered.html.count("nn@example.net") == 1, rendered.html
+
+
+def test_an_audit_event_of_a_big_save_shows_its_first_domain_changes(site):
+    from django.utils import translation
+
+    from alerts.changes import PATTERN_LINES, describe
+    from alerts.models import AuditEvent
+
+    added = [f"approve:d{i}.example" for i in range(10_000)]
+    event = AuditEvent(
+        organization=site.organization,
+        site=site,
+        actor_label="Ana",
+        action=AuditEvent.Action.SETTINGS_UPDATED,
+        changes={"patterns_added": added, "patterns_removed": ["reject:old.example"]},
+    )
+    lines = describe(event)
+    assert len(lines) == PATTERN_LINES + 1
+    assert lines[-1] == "and 9,981 more domain changes"
+    with translation.override("fr"):
+        assert describe(event)[-1] == "et 9\xa0981 autres modifications de domaines"
