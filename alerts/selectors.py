@@ -33,24 +33,32 @@ class QueueFilters:
         )
 
 
+def _visible_by_site(
+    rows: QuerySet, admin: Administrator, slug: str, sites: list[Site] | None
+) -> QuerySet:
+    """The organization's `rows` the administrator sees, of the site `slug` if given.
+
+    `sites` are the administrator's sites (`queue_sites`, which the pages list anyway). The site
+    filter and a site administrator's rows go by their ids: a join on the slug, or a subquery
+    of the administrator's sites, left the site indexes unused (every row of the organization
+    read and sorted)."""
+    if sites is None:
+        sites = queue_sites(admin)
+    rows = rows.filter(organization_id=admin.organization_id)
+    if slug:
+        return rows.filter(site_id__in=[s.pk for s in sites if s.slug == slug])
+    if admin.role == Administrator.Role.SITE:
+        return rows.filter(site_id__in=[s.pk for s in sites])
+    return rows
+
+
 def request_queue(
     admin: Administrator, filters: QueueFilters, sites: list[Site] | None = None
 ) -> QuerySet[SignupRequest]:
     """Alerts center › Requests: the administrator's requests matching the filters (unordered;
-    the keyset pager orders them newest first on the queue's index).
-
-    `sites` are the administrator's sites (`queue_sites`, which the page lists anyway). The site
-    filter and a site administrator's rows go by their ids: a join on the slug, or a subquery
-    of the administrator's sites, left the queue's site indexes unused (every row of the
-    organization read and sorted)."""
-    if sites is None:
-        sites = queue_sites(admin)
-    requests = SignupRequest.objects.filter(organization_id=admin.organization_id)
-    requests = requests.select_related("site", "decided_by")
-    if filters.site:
-        requests = requests.filter(site_id__in=[s.pk for s in sites if s.slug == filters.site])
-    elif admin.role == Administrator.Role.SITE:
-        requests = requests.filter(site_id__in=[s.pk for s in sites])
+    the keyset pager orders them newest first on the queue's index)."""
+    requests = SignupRequest.objects.select_related("site", "decided_by")
+    requests = _visible_by_site(requests, admin, filters.site, sites)
     if filters.status != "all":
         requests = requests.filter(status=filters.status)
     if filters.query:
@@ -81,15 +89,7 @@ def request_events(req: SignupRequest) -> list[AuditEvent]:
 def audit_trail(
     admin: Administrator, *, site: str = "", sites: list[Site] | None = None
 ) -> QuerySet[AuditEvent]:
-    """The audit trail (unordered; the keyset pager orders it newest first). Like the queue, a
-    site filter and a site administrator's trail go by the ids of `sites` (the administrator's,
-    which the page lists anyway), on the trail's site index."""
-    if sites is None:
-        sites = queue_sites(admin)
-    events = AuditEvent.objects.filter(organization_id=admin.organization_id)
-    events = events.select_related("site", "request")
-    if site:
-        events = events.filter(site_id__in=[s.pk for s in sites if s.slug == site])
-    elif admin.role == Administrator.Role.SITE:
-        events = events.filter(site_id__in=[s.pk for s in sites])
-    return events
+    """The audit trail (unordered; the keyset pager orders it newest first), on the trail's
+    site index when filtered to a site or seen by a site administrator."""
+    events = AuditEvent.objects.select_related("site", "request")
+    return _visible_by_site(events, admin, site, sites)

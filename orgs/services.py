@@ -44,11 +44,15 @@ def administrators_elsewhere(emails: Iterable[str]) -> dict[str, set[int]]:
     return found
 
 
+def _administers_elsewhere(email_normalized: str, organization_id: int) -> bool:
+    found = administrators_elsewhere([email_normalized]).get(email_normalized, set())
+    return bool(found - {organization_id})
+
+
 def is_elsewhere(email_normalized: str, organization_id: int) -> bool:
     """Whether the address is another organization's: one of its people, or the login of one
     of its administrators."""
-    admins = administrators_elsewhere([email_normalized]).get(email_normalized, set())
-    return bool(admins - {organization_id}) or (
+    return _administers_elsewhere(email_normalized, organization_id) or (
         Person.objects.filter(email_normalized=email_normalized)
         .exclude(organization_id=organization_id)
         .exists()
@@ -80,9 +84,7 @@ def person_get_or_create(
     person = _find_person(organization_id=organization.pk, email_normalized=email_normalized)
     if person is not None:
         return person, False
-    if administrators_elsewhere([email_normalized]).get(email_normalized, set()) - {
-        organization.pk
-    }:
+    if _administers_elsewhere(email_normalized, organization.pk):
         raise EmailInOtherOrganization(email_normalized)
     try:
         with transaction.atomic():
