@@ -6,16 +6,25 @@ without code; the keys normalize what they count so that case, a trailing dot, q
 """
 
 import functools
+import logging
 
 from django.conf import settings
+from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django_ratelimit import core as ratelimit_core
 from django_ratelimit.core import get_usage
-from django_ratelimit.decorators import ratelimit
 from django_ratelimit.exceptions import Ratelimited
+from django_redis import get_redis_connection
+from django_redis.cache import RedisCache
+from redis import Redis
+from redis.commands.core import Script
+from redis.exceptions import RedisError
 
 from sites.domains import InvalidDomain, normalize_email
+
+logger = logging.getLogger(__name__)
 
 
 def _address(value: str) -> str:
@@ -61,12 +70,80 @@ def signin_account_rate(group: str, request: HttpRequest) -> str:
     return settings.RATELIMIT_SIGNIN_PER_ACCOUNT
 
 
+SIGNUP_LIMITS = (
+    {"group": "signup-ip", "key": "ip", "rate": signup_ip_rate},
+    {"group": "signup-address", "key": signup_address_key, "rate": signup_address_rate},
+)
+
+
 def limit_signups(view):
     """Sign-up POSTs: per client address, and per site and email address."""
-    view = ratelimit(key="ip", rate=signup_ip_rate, method="POST", group="signup-ip")(view)
-    return ratelimit(
-        key=signup_address_key, rate=signup_address_rate, method="POST", group="signup-address"
-    )(view)
+
+    @functools.wraps(view)
+    def limited(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if request.method == "POST" and _over(request, SIGNUP_LIMITS):
+            raise Ratelimited()
+        return view(request, *args, **kwargs)
+
+    return limited
+
+
+def _over(request: HttpRequest, limits: tuple[dict, ...]) -> bool:
+    """Count this request against each limit; True when it goes over one of them.
+
+    The counters are django-ratelimit's own (same keys, windows and expiry), and so is the
+    answer when the cache can't count (RATELIMIT_FAIL_OPEN). On Redis they are counted by one
+    script in one round trip, where the library takes up to two round trips per limit and sends
+    a script's whole text with each increment: this is on every sign-up POST."""
+    if not getattr(settings, "RATELIMIT_ENABLE", True):
+        return False
+    if not isinstance(caches[settings.RATELIMIT_USE_CACHE], RedisCache):
+        usages = [get_usage(request, method="POST", increment=True, **limit) for limit in limits]
+        return any(usage is not None and usage["should_limit"] for usage in usages)
+    counters = [_counter(request, **limit) for limit in limits]
+    try:
+        client = get_redis_connection(settings.RATELIMIT_USE_CACHE)
+        counts = _count_script(client)(
+            keys=[key for key, _limit, _seconds in counters],
+            args=[seconds for _key, _limit, seconds in counters],
+            client=client,
+        )
+    except (RedisError, OSError) as exc:
+        logger.warning("rate limits not counted, the cache is unavailable: %s", exc)
+        return not getattr(settings, "RATELIMIT_FAIL_OPEN", False)
+    return any(count > limit for count, (_k, limit, _s) in zip(counts, counters, strict=True))
+
+
+# Adds one to each key, and gives a key it creates its lifetime: the value is what
+# django-ratelimit's `cache.add` or `cache.incr` leaves there.
+_COUNT_LUA = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('INCR', key)
+  if counts[i] == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+end
+return counts
+"""
+
+
+@functools.cache
+def _count_script(client: Redis) -> Script:
+    """Sent by its hash (EVALSHA); loaded again by redis-py if the server has lost it."""
+    return client.register_script(_COUNT_LUA)
+
+
+def _counter(request: HttpRequest, *, group: str, key, rate) -> tuple[str, int, int]:
+    """A limit's cache key for this request, its limit and the key's lifetime in seconds, as
+    django-ratelimit computes them (`django_ratelimit.core.get_usage`)."""
+    rate = rate(group, request)
+    limit, period = ratelimit_core._split_rate(rate)
+    value = (
+        ratelimit_core._SIMPLE_KEYS[key](request) if isinstance(key, str) else key(group, request)
+    )
+    window = ratelimit_core._get_window(value, period)
+    cache_key = ratelimit_core._make_cache_key(group, window, rate, value, "POST")
+    cache = caches[settings.RATELIMIT_USE_CACHE]
+    return cache.make_key(cache_key), limit, period + ratelimit_core.EXPIRATION_FUDGE
 
 
 SIGNIN_LIMITS = (

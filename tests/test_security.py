@@ -115,6 +115,60 @@ def test_limits_fail_open_when_the_cache_is_down(client, site, settings):
         assert post_signup(client, site, email=f"open{i}@example.net").status_code == 200
 
 
+def _signup_post(site, email):
+    request = RequestFactory().post(f"/sites/{site.slug}/signup/", {"email": email})
+    request.resolver_match = mock.Mock(kwargs={"slug": site.slug})
+    return request
+
+
+def test_signup_limits_count_in_django_ratelimits_own_counters(site, settings):
+    """Read back by the library: same keys, windows and counts (whichever cache is in use)."""
+    from django_ratelimit.core import get_usage
+
+    from selfsignup.ratelimits import SIGNUP_LIMITS, _over
+
+    settings.RATELIMIT_SIGNUP_PER_IP = "7/m"
+    for email in ["one@example.net", "two@example.net", "One+x@Example.net"]:
+        assert _over(_signup_post(site, email), SIGNUP_LIMITS) is False
+    by_ip, by_address = (
+        get_usage(_signup_post(site, "one@example.net"), method="POST", **limit)
+        for limit in SIGNUP_LIMITS
+    )
+    assert (by_ip["count"], by_ip["limit"]) == (3, 7)
+    assert (by_address["count"], by_address["limit"]) == (2, 5)
+
+
+@pytest.mark.skipif(not django_settings.REDIS_URL, reason="counted in one round trip on Redis")
+def test_signup_limits_cost_one_redis_command_and_their_keys_expire(site, settings):
+    from django_redis import get_redis_connection
+
+    from selfsignup.ratelimits import SIGNUP_LIMITS, _counter, _over
+
+    settings.RATELIMIT_SIGNUP_PER_ADDRESS = "5/h"
+    _over(_signup_post(site, "warm@example.net"), SIGNUP_LIMITS)  # loads the script once
+    client = get_redis_connection("default")
+    request = _signup_post(site, "cold@example.net")
+    with mock.patch.object(client, "execute_command", wraps=client.execute_command) as sent:
+        assert _over(request, SIGNUP_LIMITS) is False
+    assert sent.call_count == 1
+    for limit in SIGNUP_LIMITS:
+        key, _limit, seconds = _counter(request, **limit)
+        assert 0 < client.ttl(key) <= seconds
+    assert seconds == 3600 + 5
+
+
+@pytest.mark.skipif(not django_settings.REDIS_URL, reason="the Redis path of the sign-up limits")
+@pytest.mark.parametrize(("fail_open", "status"), [(True, 200), (False, 429)])
+def test_signup_limits_follow_fail_open_when_redis_fails(client, site, settings, fail_open, status):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    settings.RATELIMIT_FAIL_OPEN = fail_open
+    with mock.patch(
+        "redis.commands.core.Script.__call__", side_effect=RedisConnectionError("down")
+    ):
+        assert post_signup(client, site, email="x@example.net").status_code == status
+
+
 @pytest.mark.parametrize(
     ("proxies", "forwarded", "remote", "expected"),
     [
