@@ -8,6 +8,7 @@ tables, so they refuse to run on any other.
 
 import contextlib
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -331,6 +332,65 @@ class SmtpSink:
 
 
 # --- Figures and results ---------------------------------------------------------------------
+
+
+# --- CPU time by process -----------------------------------------------------------------------
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_cpu(pid: str) -> tuple[str, int, float] | None:
+    """A process's name, parent and CPU seconds (user + system) from /proc, or None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name = stat[stat.index("(") + 1 : stat.rindex(")")]
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+class CpuMeter:
+    """CPU seconds spent by the web app (a gunicorn master and its workers), PostgreSQL, Redis
+    and the load generator (wrk, a finished child of this process), between two readings.
+
+    Everything runs on the same cores, so where a request's CPU goes is what its throughput is
+    made of. Linux only; elsewhere every figure is 0."""
+
+    GROUPS = ("web", "PostgreSQL", "Redis", "wrk")
+
+    def __init__(self, web_pid: int) -> None:
+        self.web_pid = web_pid
+
+    def reading(self) -> dict[str, dict[str, float]]:
+        processes: dict[str, dict[str, float]] = {group: {} for group in self.GROUPS}
+        proc = Path("/proc")
+        if not proc.is_dir():
+            return processes
+        for entry in proc.iterdir():
+            if not entry.name.isdigit() or (info := _process_cpu(entry.name)) is None:
+                continue
+            name, parent, seconds = info
+            if int(entry.name) == self.web_pid or parent == self.web_pid:
+                processes["web"][entry.name] = seconds
+            elif name.startswith("postgres"):
+                processes["PostgreSQL"][entry.name] = seconds
+            elif name.startswith("redis-server"):
+                processes["Redis"][entry.name] = seconds
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        processes["wrk"]["children"] = usage.ru_utime + usage.ru_stime
+        return processes
+
+    @staticmethod
+    def spent(before: dict, after: dict) -> dict[str, float]:
+        """CPU seconds by group between two readings (a process that started between them
+        counts from 0; one that ended is left out)."""
+        return {
+            group: sum(
+                seconds - before[group].get(pid, 0.0) for pid, seconds in after[group].items()
+            )
+            for group in CpuMeter.GROUPS
+        }
 
 
 def percentile(values: list[float], fraction: float) -> float:

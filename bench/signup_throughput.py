@@ -6,10 +6,13 @@ is a real valid form with its CSRF token, a new address each time. Each target g
 in four 3 s rounds, interleaved so that a change of background load hits all three alike. Every
 run must answer only 2xx, and every 2xx sign-up must have stored its submission.
 Ratio: req/s(sign-up) ÷ req/s(one-row insert), target ≥ 0.6.
+
+It also prints the CPU each kind of request cost, by process (the web app, PostgreSQL, Redis,
+wrk): on one machine, the throughput of each is what that sum allows.
 """
 
 from bench.baseline_urls import BARE_PATH, ONE_ROW_PATH
-from bench.common import Gunicorn, Result, header, report, reset_data, step
+from bench.common import CpuMeter, Gunicorn, Result, header, report, reset_data, step
 from bench.signup_web import (
     WEB_ENV,
     baseline_table,
@@ -35,7 +38,7 @@ def _load(url: str, label: str, script: str, seconds: float) -> tuple[WrkResult,
     return result, checked(result)
 
 
-def _measure(url: str) -> tuple[dict[str, WrkResult], bool]:
+def _measure(url: str, meter: CpuMeter) -> tuple[dict[str, WrkResult], dict, bool]:
     scripts = {
         "bare": wrk_get_script(BARE_PATH),
         "one-row": wrk_get_script(ONE_ROW_PATH),
@@ -45,16 +48,20 @@ def _measure(url: str) -> tuple[dict[str, WrkResult], bool]:
         for label, script in scripts.items():
             _load(url, label, script, WARMUP_SECONDS)
     totals: dict[str, WrkResult] = {}
+    cpu = {label: dict.fromkeys(CpuMeter.GROUPS, 0.0) for label in scripts}
     clean = True
     labels = list(scripts)
     for number in range(ROUNDS):
         # Rotate the order so that no target always runs first or last.
         for label in labels[number % 3 :] + labels[: number % 3]:
+            before = meter.reading()
             result, ok = _load(url, label, scripts[label], ROUND_SECONDS)
+            for group, seconds in CpuMeter.spent(before, meter.reading()).items():
+                cpu[label][group] += seconds
             clean = clean and ok
             print(f"  round {number + 1} {label:8} {result.describe()}")
             totals[label] = totals[label] + result if label in totals else result
-    return totals, clean
+    return totals, cpu, clean
 
 
 def run() -> Result:
@@ -66,13 +73,18 @@ def run() -> Result:
     with step("start gunicorn"):
         web.start()
     try:
-        totals, clean = _measure(web.url)
+        totals, cpu, clean = _measure(web.url, CpuMeter(web.process.pid))
     finally:
         web.stop()
     for label, total in totals.items():
         print(
             f"  total   {label:8} {total.rps:9.1f} req/s ({total.requests} in {total.seconds:.1f}s)"
         )
+    print("  CPU per request, µs: " + ", ".join(CpuMeter.GROUPS))
+    for label, total in totals.items():
+        spent = [cpu[label][group] / max(total.requests, 1) * 1e6 for group in CpuMeter.GROUPS]
+        figures = "  ".join(f"{value:6.0f}" for value in spent)
+        print(f"  cpu     {label:8} {figures}   total {sum(spent):6.0f}")
     ratio = totals["signup"].rps / totals["one-row"].rps
     print(f"  sign-up ÷ bare: {totals['signup'].rps / totals['bare'].rps:.2f}")
     print(f"  sign-up ÷ one-row: {ratio:.2f}")
