@@ -69,6 +69,16 @@ def settings_impact(*, site: Site, parsed: ParsedSettings) -> Impact:
     return Impact(approve=counts[APPROVED], reject=counts[REJECTED], pending=pending)
 
 
+def proposed_settings_impact(site: Site, values: SettingsValues) -> Impact | None:
+    """What saving `values` would decide among the site's pending requests, or None when they
+    don't validate (the save then says why)."""
+    try:
+        parsed = settings_validate(site=site, values=values)
+    except SettingsInvalid:
+        return None
+    return settings_impact(site=site, parsed=parsed)
+
+
 def saved_settings_impact(site: Site) -> Impact:
     """What the site's saved settings would decide among its pending requests."""
     try:

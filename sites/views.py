@@ -10,7 +10,7 @@ from orgs.permissions import get_site_for, hub_view, sites_visible_to
 from sites.decision import decide
 from sites.domains import normalize_email
 from sites.forms import AddressTestForm, SiteSettingsForm
-from sites.selectors import saved_settings_impact
+from sites.selectors import Impact, proposed_settings_impact, saved_settings_impact
 from sites.services import SettingsInvalid, site_settings_update
 
 
@@ -30,42 +30,66 @@ def _address_test(request: HttpRequest, site) -> tuple[AddressTestForm, object]:
     return form, decide(site=site, normalized_email=normalize_email(form.cleaned_data["address"]))
 
 
+def _unseen_impact(request: HttpRequest, site, form: SiteSettingsForm) -> Impact | None:
+    """With "decide": what the settings being saved would decide, when it is not what the page
+    showed (the rules were edited since, or requests came or went). It is shown, and nothing is
+    saved, until the administrator has seen it. A POST without the shown figures (not from the
+    page) is not held back."""
+    seen = (request.POST.get("seen_approve"), request.POST.get("seen_reject"))
+    if None in seen:
+        return None
+    impact = proposed_settings_impact(site, form.values())
+    if impact is None or seen == (str(impact.approve), str(impact.reject)):
+        return None
+    return impact
+
+
+def _save(
+    request: HttpRequest, site, form: SiteSettingsForm, *, decide_pending: bool
+) -> HttpResponse | None:
+    """Save the settings and go back to the page; None when they changed under our feet (the
+    form then shows why, like its own errors)."""
+    try:
+        site_settings_update(
+            site_id=site.pk,
+            acting_user=request.user,
+            values=form.values(),
+            decide_pending=decide_pending,
+        )
+    except SettingsInvalid as exc:
+        for field, errors in exc.errors.items():
+            form.add_error(field, errors)
+        return None
+    if decide_pending:
+        messages.success(
+            request,
+            _("Settings saved. The pending requests that the new rules decide are being decided."),
+        )
+    else:
+        messages.success(request, _("Settings saved."))
+    return redirect("hub:site_settings", slug=site.slug)
+
+
 @hub_view
 @require_http_methods(["GET", "POST"])
 def site_settings(request: HttpRequest, slug: str) -> HttpResponse:
     site = get_site_for(request.admin, slug, write=request.method == "POST")
     form = SiteSettingsForm(request.POST or None, site=site)
+    unseen = None
     if request.method == "POST" and form.is_valid():
-        # Save always saves; the pending requests are decided only when asked for in the form.
+        # Save always saves; the pending requests are decided only when asked for in the form,
+        # and only by figures the administrator has seen.
         decide_pending = request.POST.get("pending_action") == "decide"
-        try:
-            site_settings_update(
-                site_id=site.pk,
-                acting_user=request.user,
-                values=form.values(),
-                decide_pending=decide_pending,
-            )
-        except SettingsInvalid as exc:  # changed under our feet: show it like a form error
-            for field, errors in exc.errors.items():
-                form.add_error(field, errors)
-        else:
-            if decide_pending:
-                messages.success(
-                    request,
-                    _(
-                        "Settings saved. The pending requests that the "
-                        "new rules decide are being decided."
-                    ),
-                )
-            else:
-                messages.success(request, _("Settings saved."))
-            return redirect("hub:site_settings", slug=site.slug)
+        unseen = _unseen_impact(request, site, form) if decide_pending else None
+        if unseen is None and (saved := _save(request, site, form, decide_pending=decide_pending)):
+            return saved
     test_form, test_decision = _address_test(request, site)
     context = {
         "nav": "sites",
         "site": site,
         "form": form,
-        "impact": saved_settings_impact(site),
+        "impact": unseen if unseen is not None else saved_settings_impact(site),
+        "confirm_decide": unseen is not None,
         "test_form": test_form,
         "test_decision": test_decision,
     }

@@ -249,6 +249,97 @@ def test_save_saves_and_pending_requests_wait_unless_the_rules_are_asked_to_deci
     assert "The saved rules would" not in html
 
 
+def _seen(html: str) -> dict:
+    """The figures the page showed, as its form sends them back."""
+    return dict(re.findall(r'name="(seen_approve|seen_reject)" value="(\d+)"', html))
+
+
+def test_deciding_by_figures_not_shown_asks_first_and_saves_nothing(
+    admin_client, site, run_commits
+):
+    for email in ["a@partner.example", "b@partner.example", "c@spam.example"]:
+        factories.SignupRequestFactory(site=site, email=email)
+    page = admin_client.get(url(site)).content.decode()
+    assert _seen(page) == {"seen_approve": "0", "seen_reject": "0"}
+    # Rules edited on the page, "decide" chosen: the page showed what the saved rules do.
+    edited = form_data(approve_entries="partner.example", reject_entries="spam.example")
+    with run_commits():
+        asked = admin_client.post(url(site), edited | _seen(page) | {"pending_action": "decide"})
+    assert asked.status_code == 200
+    html = asked.content.decode()
+    assert "These settings decide 3 pending requests now: 2 approved, 1 rejected." in html
+    assert "nothing is saved yet" in html
+    assert 'name="pending_action" value="keep">Save, keep them pending</button>' in html
+    assert 'name="pending_action" value="decide">Save and decide them</button>' in html
+    assert "partner.example" in html  # the edits are kept
+    assert not DomainPattern.objects.filter(site=site).exists()
+    site.refresh_from_db()
+    assert site.rules_apply_requested_at is None
+    assert set(SignupRequest.objects.values_list("status", flat=True)) == {"pending"}
+    # Confirmed with the figures now shown: saved and decided.
+    with run_commits():
+        saved = admin_client.post(url(site), edited | _seen(html) | {"pending_action": "decide"})
+    assert saved.status_code == 302
+    assert dict(SignupRequest.objects.values_list("email", "status")) == {
+        "a@partner.example": "approved",
+        "b@partner.example": "approved",
+        "c@spam.example": "rejected",
+    }
+
+
+def test_the_confirmation_can_save_and_keep_the_requests_pending(admin_client, site, run_commits):
+    factories.SignupRequestFactory(site=site, email="a@partner.example")
+    page = admin_client.get(url(site)).content.decode()
+    edited = form_data(approve_entries="partner.example")
+    asked = admin_client.post(url(site), edited | _seen(page) | {"pending_action": "decide"})
+    assert "These settings decide 1 pending request now: 1 approved, 0 rejected." in (
+        asked.content.decode()
+    )
+    with run_commits():
+        kept = admin_client.post(
+            url(site), edited | _seen(asked.content.decode()) | {"pending_action": "keep"}
+        )
+    assert kept.status_code == 302
+    assert DomainPattern.objects.filter(site=site, pattern="partner.example").exists()
+    assert SignupRequest.objects.get().status == "pending"
+
+
+def test_requests_that_came_in_since_the_page_was_shown_are_asked_about(
+    admin_client, site, run_commits
+):
+    data = form_data(approve_entries="partner.example")
+    admin_client.post(url(site), data)
+    factories.SignupRequestFactory(site=site, email="a@partner.example")
+    page = admin_client.get(url(site)).content.decode()
+    assert "The saved rules would approve 1 and reject 0 of them." in page
+    factories.SignupRequestFactory(site=site, email="b@partner.example")
+    asked = admin_client.post(url(site), data | _seen(page) | {"pending_action": "decide"})
+    assert "These settings decide 2 pending requests now: 2 approved, 0 rejected." in (
+        asked.content.decode()
+    )
+    assert set(SignupRequest.objects.values_list("status", flat=True)) == {"pending"}
+    # The figures shown are the figures applied: no second question.
+    with run_commits():
+        kept = admin_client.post(url(site), data | _seen(page) | {"pending_action": "keep"})
+        assert kept.status_code == 302  # keeping them waiting is never held back
+        done = admin_client.post(
+            url(site), data | _seen(asked.content.decode()) | {"pending_action": "decide"}
+        )
+    assert done.status_code == 302
+    assert set(SignupRequest.objects.values_list("status", flat=True)) == {"approved"}
+
+
+def test_the_confirmation_is_in_french_for_a_french_administrator(admin_client, site):
+    factories.SignupRequestFactory(site=site, email="a@partner.example")
+    page = admin_client.get(url(site)).content.decode()
+    data = form_data(approve_entries="partner.example") | _seen(page)
+    asked = admin_client.post(
+        url(site), data | {"pending_action": "decide"}, HTTP_ACCEPT_LANGUAGE="fr"
+    ).content.decode()
+    assert "Ces paramètres statuent dès maintenant sur 1 demande en attente" in asked
+    assert "Enregistrer et statuer sur ces demandes" in asked
+
+
 def test_without_pending_requests_there_is_nothing_to_choose(admin_client, site):
     html = admin_client.get(url(site)).content.decode()
     assert 'name="pending_action"' not in html
