@@ -18,7 +18,6 @@ from django_ratelimit.core import get_usage
 from django_ratelimit.exceptions import Ratelimited
 from django_redis import get_redis_connection
 from django_redis.cache import RedisCache
-from redis import Redis
 from redis.commands.core import Script
 from redis.exceptions import RedisError
 
@@ -70,9 +69,11 @@ def signin_account_rate(group: str, request: HttpRequest) -> str:
     return settings.RATELIMIT_SIGNIN_PER_ACCOUNT
 
 
+# In the order the stacked decorators counted them: a request over the address limit was
+# refused before the per-IP counter was touched.
 SIGNUP_LIMITS = (
-    {"group": "signup-ip", "key": "ip", "rate": signup_ip_rate},
     {"group": "signup-address", "key": signup_address_key, "rate": signup_address_rate},
+    {"group": "signup-ip", "key": "ip", "rate": signup_ip_rate},
 )
 
 
@@ -98,38 +99,42 @@ def _over(request: HttpRequest, limits: tuple[dict, ...]) -> bool:
     if not getattr(settings, "RATELIMIT_ENABLE", True):
         return False
     if not isinstance(caches[settings.RATELIMIT_USE_CACHE], RedisCache):
-        usages = [get_usage(request, method="POST", increment=True, **limit) for limit in limits]
-        return any(usage is not None and usage["should_limit"] for usage in usages)
+        for limit in limits:
+            usage = get_usage(request, method="POST", increment=True, **limit)
+            if usage is not None and usage["should_limit"]:
+                return True
+        return False
     counters = [_counter(request, **limit) for limit in limits]
     try:
         client = get_redis_connection(settings.RATELIMIT_USE_CACHE)
-        counts = _count_script(client)(
+        counts = _COUNT_SCRIPT(
             keys=[key for key, _limit, _seconds in counters],
-            args=[seconds for _key, _limit, seconds in counters],
+            args=[arg for _key, limit, seconds in counters for arg in (seconds, limit)],
             client=client,
         )
     except (RedisError, OSError) as exc:
         logger.warning("rate limits not counted, the cache is unavailable: %s", exc)
         return not getattr(settings, "RATELIMIT_FAIL_OPEN", False)
-    return any(count > limit for count, (_k, limit, _s) in zip(counts, counters, strict=True))
+    return any(count > limit for count, (_k, limit, _s) in zip(counts, counters, strict=False))
 
 
-# Adds one to each key, and gives a key it creates its lifetime: the value is what
+# Adds one to each key in turn, and gives a key it creates its lifetime (ARGV: lifetime, limit
+# for each key), stopping after the first key over its limit: the value is what
 # django-ratelimit's `cache.add` or `cache.incr` leaves there.
 _COUNT_LUA = """
 local counts = {}
 for i, key in ipairs(KEYS) do
   counts[i] = redis.call('INCR', key)
-  if counts[i] == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+  if counts[i] == 1 then redis.call('EXPIRE', key, ARGV[2 * i - 1]) end
+  if counts[i] > tonumber(ARGV[2 * i]) then break end
 end
 return counts
 """
 
-
-@functools.cache
-def _count_script(client: Redis) -> Script:
-    """Sent by its hash (EVALSHA); loaded again by redis-py if the server has lost it."""
-    return client.register_script(_COUNT_LUA)
+# Sent by its hash (EVALSHA) on the client given at each call, loaded again by redis-py if the
+# server has lost it. Not tied to a client: Django makes a cache (and so a Redis client) per
+# thread or ASGI request, and a cache keyed on them would keep every one alive.
+_COUNT_SCRIPT = Script(None, _COUNT_LUA.encode())
 
 
 def _counter(request: HttpRequest, *, group: str, key, rate) -> tuple[str, int, int]:

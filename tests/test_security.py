@@ -130,12 +130,57 @@ def test_signup_limits_count_in_django_ratelimits_own_counters(site, settings):
     settings.RATELIMIT_SIGNUP_PER_IP = "7/m"
     for email in ["one@example.net", "two@example.net", "One+x@Example.net"]:
         assert _over(_signup_post(site, email), SIGNUP_LIMITS) is False
-    by_ip, by_address = (
+    by_address, by_ip = (
         get_usage(_signup_post(site, "one@example.net"), method="POST", **limit)
         for limit in SIGNUP_LIMITS
     )
     assert (by_ip["count"], by_ip["limit"]) == (3, 7)
     assert (by_address["count"], by_address["limit"]) == (2, 5)
+
+
+def test_a_sign_up_refused_for_its_address_is_not_counted_for_the_client_address(
+    client, site, settings
+):
+    """As with the library's stacked decorators: over the address limit, the request is refused
+    before the per-client counter is touched (refused repeats don't use up an office's limit)."""
+    from django_ratelimit.core import get_usage
+
+    from selfsignup.ratelimits import signup_ip_rate
+
+    settings.RATELIMIT_SIGNUP_PER_ADDRESS = "2/h"
+    settings.RATELIMIT_SIGNUP_PER_IP = "100/h"
+    statuses = [post_signup(client, site, email="same@example.net").status_code for _ in range(5)]
+    assert statuses == [200, 200, 429, 429, 429]
+    request = RequestFactory().post("/")
+    by_ip = get_usage(request, group="signup-ip", key="ip", rate=signup_ip_rate, method="POST")
+    assert by_ip["count"] == 2
+
+
+@pytest.mark.skipif(not django_settings.REDIS_URL, reason="the Redis path of the sign-up limits")
+def test_no_redis_client_is_kept_for_every_thread_that_signed_up(site):
+    """Django makes a cache, and so a Redis client, per thread (runserver: per request):
+    nothing may keep each of them alive."""
+    import gc
+    import threading
+
+    from redis import Redis
+
+    from selfsignup.ratelimits import SIGNUP_LIMITS, _over
+
+    def sign_up(number):
+        _over(_signup_post(site, f"t{number}@example.net"), SIGNUP_LIMITS)
+
+    def redis_clients():
+        gc.collect()
+        return sum(isinstance(thing, Redis) for thing in gc.get_objects())
+
+    sign_up(0)
+    before = redis_clients()
+    for number in range(20):
+        thread = threading.Thread(target=sign_up, args=(number,))
+        thread.start()
+        thread.join()
+    assert redis_clients() - before <= 1
 
 
 @pytest.mark.skipif(not django_settings.REDIS_URL, reason="counted in one round trip on Redis")
