@@ -1,5 +1,6 @@
 """Reads about sites: what new settings would do to the requests waiting for review."""
 
+import hashlib
 from dataclasses import dataclass
 
 from django.db.models import Count, Value
@@ -19,6 +20,9 @@ class Impact:
     approve: int = 0
     reject: int = 0
     pending: int = 0
+    # Which requests are decided, and how (by domain): a page sends it back, so that the rules
+    # decide nothing it didn't show (equal figures can be other requests). Empty: none.
+    digest: str = ""
 
     @property
     def total(self) -> int:
@@ -55,6 +59,7 @@ def settings_impact(*, site: Site, parsed: ParsedSettings) -> Impact:
     rules = _rules(parsed)
     counts = {APPROVED: 0, REJECTED: 0}
     pending = 0
+    decided = []
     for domain, count in pending_by_domain(site):
         pending += count
         matches = [m for suffix in candidate_suffixes(domain) for m in rules.get(suffix, [])]
@@ -66,7 +71,9 @@ def settings_impact(*, site: Site, parsed: ParsedSettings) -> Impact:
         )
         if decision.outcome in counts:
             counts[decision.outcome] += count
-    return Impact(approve=counts[APPROVED], reject=counts[REJECTED], pending=pending)
+            decided.append(f"{domain} {decision.outcome} {count}")
+    digest = hashlib.sha256("\n".join(sorted(decided)).encode()).hexdigest()[:16] if decided else ""
+    return Impact(approve=counts[APPROVED], reject=counts[REJECTED], pending=pending, digest=digest)
 
 
 def proposed_settings_impact(site: Site, values: SettingsValues) -> Impact | None:

@@ -33,13 +33,13 @@ def _address_test(request: HttpRequest, site) -> tuple[AddressTestForm, object]:
 def _unseen_impact(request: HttpRequest, site, form: SiteSettingsForm) -> Impact | None:
     """With "decide": what the settings being saved would decide, when it is not what the page
     showed (the rules were edited since, or requests came or went). It is shown, and nothing is
-    saved, until the administrator has seen it. A POST without the shown figures (not from the
-    page) is not held back."""
-    seen = (request.POST.get("seen_approve"), request.POST.get("seen_reject"))
-    if None in seen:
+    saved, until the administrator has seen it. A POST without what the page showed (not from
+    the page) is not held back, nor one whose rules decide nothing."""
+    seen = request.POST.get("seen_impact")
+    if seen is None:
         return None
     impact = proposed_settings_impact(site, form.values())
-    if impact is None or seen == (str(impact.approve), str(impact.reject)):
+    if impact is None or not impact.total or seen == impact.digest:
         return None
     return impact
 

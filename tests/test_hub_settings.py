@@ -250,8 +250,8 @@ def test_save_saves_and_pending_requests_wait_unless_the_rules_are_asked_to_deci
 
 
 def _seen(html: str) -> dict:
-    """The figures the page showed, as its form sends them back."""
-    return dict(re.findall(r'name="(seen_approve|seen_reject)" value="(\d+)"', html))
+    """What the page showed, as its form sends it back."""
+    return dict(re.findall(r'name="(seen_impact)" value="(\w*)"', html))
 
 
 def test_deciding_by_figures_not_shown_asks_first_and_saves_nothing(
@@ -260,7 +260,7 @@ def test_deciding_by_figures_not_shown_asks_first_and_saves_nothing(
     for email in ["a@partner.example", "b@partner.example", "c@spam.example"]:
         factories.SignupRequestFactory(site=site, email=email)
     page = admin_client.get(url(site)).content.decode()
-    assert _seen(page) == {"seen_approve": "0", "seen_reject": "0"}
+    assert _seen(page) == {"seen_impact": ""}  # the saved rules decide none of them
     # Rules edited on the page, "decide" chosen: the page showed what the saved rules do.
     edited = form_data(approve_entries="partner.example", reject_entries="spam.example")
     with run_commits():
@@ -327,6 +327,45 @@ def test_requests_that_came_in_since_the_page_was_shown_are_asked_about(
         )
     assert done.status_code == 302
     assert set(SignupRequest.objects.values_list("status", flat=True)) == {"approved"}
+
+
+def test_equal_figures_for_other_requests_are_asked_about(admin_client, site, run_commits):
+    admin_client.post(
+        url(site), form_data(approve_entries="old.example", reject_entries="new.example")
+    )
+    factories.SignupRequestFactory(site=site, email="a@old.example")
+    factories.SignupRequestFactory(site=site, email="b@new.example")
+    page = admin_client.get(url(site)).content.decode()
+    assert "The saved rules would approve 1 and reject 1 of them." in page
+    # The lists swapped: the same figures, but the other request approved and the other rejected.
+    swapped = form_data(approve_entries="new.example", reject_entries="old.example")
+    with run_commits():
+        asked = admin_client.post(url(site), swapped | _seen(page) | {"pending_action": "decide"})
+    assert asked.status_code == 200
+    html = asked.content.decode()
+    assert "These settings decide 2 pending requests now: 1 approved, 1 rejected." in html
+    assert set(SignupRequest.objects.values_list("status", flat=True)) == {"pending"}
+    with run_commits():
+        done = admin_client.post(url(site), swapped | _seen(html) | {"pending_action": "decide"})
+    assert done.status_code == 302
+    assert dict(SignupRequest.objects.values_list("email", "status")) == {
+        "a@old.example": "rejected",
+        "b@new.example": "approved",
+    }
+
+
+def test_rules_that_decide_nothing_are_saved_without_asking(admin_client, site, run_commits):
+    admin_client.post(url(site), form_data(approve_entries="old.example"))
+    factories.SignupRequestFactory(site=site, email="a@old.example")
+    page = admin_client.get(url(site)).content.decode()
+    assert "The saved rules would approve 1 and reject 0 of them." in page
+    with run_commits():
+        saved = admin_client.post(
+            url(site), form_data() | _seen(page) | {"pending_action": "decide"}
+        )
+    assert saved.status_code == 302
+    assert not DomainPattern.objects.filter(site=site).exists()
+    assert SignupRequest.objects.get().status == "pending"
 
 
 def test_the_confirmation_is_in_french_for_a_french_administrator(admin_client, site):
