@@ -69,6 +69,8 @@ def settings_impact(*, site: Site, parsed: ParsedSettings) -> Impact:
             mode=parsed.values.mode,
             other_domains=parsed.values.other_domains,
         )
+        if decision.outcome == APPROVED and not site.signup_supported:
+            continue  # refused where sign-up isn't supported: those requests stay pending
         if decision.outcome in counts:
             counts[decision.outcome] += count
             decided.append(f"{domain} {decision.outcome} {count}")

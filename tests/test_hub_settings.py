@@ -354,6 +354,28 @@ def test_equal_figures_for_other_requests_are_asked_about(admin_client, site, ru
     }
 
 
+def test_approvals_refused_on_an_sso_site_are_not_counted(admin_client, site, run_commits):
+    admin_client.post(
+        url(site), form_data(approve_entries="partner.example", reject_entries="spam.example")
+    )
+    for email in ["a@partner.example", "b@spam.example"]:
+        factories.SignupRequestFactory(site=site, email=email)
+    site.sso_enabled, site.signup_enabled = True, False
+    site.save()
+    page = admin_client.get(url(site)).content.decode()
+    assert "The saved rules would approve 0 and reject 1 of them." in page
+    data = form_data(
+        signup_enabled=None, approve_entries="partner.example", reject_entries="spam.example"
+    )
+    with run_commits():
+        saved = admin_client.post(url(site), data | _seen(page) | {"pending_action": "decide"})
+    assert saved.status_code == 302  # what was shown is what happens: no question
+    assert dict(SignupRequest.objects.values_list("email", "status")) == {
+        "a@partner.example": "pending",
+        "b@spam.example": "rejected",
+    }
+
+
 def test_rules_that_decide_nothing_are_saved_without_asking(admin_client, site, run_commits):
     admin_client.post(url(site), form_data(approve_entries="old.example"))
     factories.SignupRequestFactory(site=site, email="a@old.example")
