@@ -4,6 +4,7 @@ import hashlib
 import logging
 import random
 import smtplib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from mail import transport
+from mail import handover, transport
 from mail.models import OutboxEmail
 from mail.rendering import build_message
 from selfsignup.queueing import backoff_delay, enqueue, enqueue_on_commit
@@ -198,14 +199,28 @@ def _finish(email: OutboxEmail, status: str, error: str = "", retry_in: float = 
     OutboxEmail.objects.filter(pk=email.pk, status=OutboxEmail.Status.SENDING).update(**changes)
 
 
-def _mark_handed_over(email: OutboxEmail) -> None:
-    """Committed at once (autocommit): survives the worker dying a moment later. Known to this
-    try only once committed: an interruption before that is a try that never handed over."""
+def _mark_handed_over(email: OutboxEmail) -> Callable[[], None]:
+    """Record that the server is about to have the whole message; return what to call once the
+    final dot is written. The mark is sent before the dot and its answer read after it
+    (mail.handover); it commits at once (autocommit), so it survives the worker dying a moment
+    later. This try knows of it only once it is committed: an interruption before that is a try
+    that never handed over."""
     now = timezone.now()
-    OutboxEmail.objects.filter(pk=email.pk, status=OutboxEmail.Status.SENDING).update(
-        handed_over_at=now
+    answer = handover.mark_sent_async(
+        handover.handed_over_sql(), [now, email.pk, OutboxEmail.Status.SENDING.value]
     )
-    email.handed_over_at = now
+    if answer is None:
+        OutboxEmail.objects.filter(pk=email.pk, status=OutboxEmail.Status.SENDING).update(
+            handed_over_at=now
+        )
+        email.handed_over_at = now
+        return lambda: None
+
+    def confirmed() -> None:
+        if answer():
+            email.handed_over_at = now
+
+    return confirmed
 
 
 def email_deliver(*, email_id: int) -> DeliveryOutcome:

@@ -4,7 +4,9 @@ A worker can die at any instant. If it dies before the mail server has the whole
 email must be sent again; if it dies after, sending again would double it. The only moment that
 separates the two is the final "." of the DATA command, so the connection calls a hook just
 before writing it: the outbox records the hand-over there, and the sweep knows which of the two
-cases a row stuck in "sending" is (see mail.services.outbox_sweep).
+cases a row stuck in "sending" is (see mail.services.outbox_sweep). The record is sent before
+the dot and its answer read after it (mail.handover), so that no commit's round trip lies
+between the two.
 """
 
 import contextlib
@@ -25,7 +27,7 @@ MAX_IDLE_SECONDS = 30.0
 class HandoverHookMixin:
     """smtplib's DATA command, with `before_final_dot` called before the terminating dot."""
 
-    before_final_dot: Callable[[], None] | None = None
+    before_final_dot: Callable[[], Callable[[], None] | None] | None = None
 
     def connect(self, host="localhost", port=0, source_address=None):
         reply = super().connect(host, port, source_address)
@@ -45,9 +47,13 @@ class HandoverHookMixin:
         if body[-2:] != smtplib.bCRLF:
             body += smtplib.bCRLF
         self.send(body)
-        if self.before_final_dot is not None:
-            self.before_final_dot()
-        self.send(b"." + smtplib.bCRLF)
+        # The hook may return what to call once the dot is written (mail.handover).
+        after = self.before_final_dot() if self.before_final_dot is not None else None
+        try:
+            self.send(b"." + smtplib.bCRLF)
+        finally:
+            if after is not None:
+                after()
         return self.getreply()
 
 
@@ -93,21 +99,23 @@ def drop_connection() -> None:
             backend.close()
 
 
-def send(message: EmailMessage, *, on_handover: Callable[[], None]) -> None:
-    """Send one message; `on_handover` runs when the server is about to have all of it."""
+def send(message: EmailMessage, *, on_handover: Callable[[], Callable[[], None] | None]) -> None:
+    """Send one message; `on_handover` runs when the server is about to have all of it, and
+    what it returns (if anything) once the final dot is written."""
     probe = get_connection()
     if not isinstance(probe, EmailBackend):
         # File, console or test backends: nothing can be half-sent, no connection to keep.
         message.connection = probe
         message.send()
-        on_handover()
+        if (after := on_handover()) is not None:
+            after()
         return
     handed_over = False
 
-    def hook() -> None:
+    def hook() -> Callable[[], None] | None:
         nonlocal handed_over
         handed_over = True
-        on_handover()
+        return on_handover()
 
     reused = getattr(_local, "backend", None) is not None
     for last_try in (not reused, True):

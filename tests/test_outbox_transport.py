@@ -50,7 +50,7 @@ def test_handover_is_recorded_before_the_server_has_the_message(db, smtp, monkey
 
         def check():
             seen_at_handover.append(len(smtp.messages))
-            hook()
+            return hook()
 
         self.before_final_dot = check
         return real(self, msg)
@@ -77,6 +77,69 @@ def test_one_connection_serves_many_emails(db, smtp, monkeypatch):
     for i in range(5):
         assert email_deliver(email_id=queue(f"many-{i}").pk).status == "sent"
     assert len(smtp.messages) == 5 and len(opened) == 1
+
+
+def test_the_final_dot_does_not_wait_for_the_handover_to_commit(
+    transactional_db, smtp, monkeypatch
+):
+    """A worker that waited for the hand-over's commit before the dot, and died meanwhile, left
+    a row marked handed over for a message the server never got: an email lost. The mark is
+    sent first and the dot follows at once: here the mark is held up by a lock, and the server
+    has the message all the same; once the mark commits, the row is sent and handed over."""
+    import threading
+
+    import psycopg2
+    from django.db import connection
+
+    from mail import handover
+    from tests.integration.conftest import wait_for
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the asynchronous hand-over mark is for PostgreSQL")
+    monkeypatch.setattr("mail.services.enqueue_on_commit", lambda *args: None)  # sent below
+    email = queue("no-wait")
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    blocker = psycopg2.connect(**params)
+    real_data = transport.HandoverHookMixin.data
+
+    def data_with_the_row_held(self, msg):
+        hook = self.before_final_dot
+
+        def hold_then_mark():
+            # The row is claimed (committed "sending"); another session now holds it.
+            with blocker.cursor() as cursor:
+                cursor.execute(
+                    "SELECT 1 FROM mail_outboxemail WHERE id = %s FOR UPDATE", [email.pk]
+                )
+            return hook()
+
+        self.before_final_dot = hold_then_mark
+        return real_data(self, msg)
+
+    monkeypatch.setattr(transport.HandoverHookMixin, "data", data_with_the_row_held)
+    outcome = []
+
+    def deliver():
+        try:
+            outcome.append(email_deliver(email_id=email.pk).status)
+        finally:
+            handover._drop()
+            transport.drop_connection()
+            connection.close()
+
+    try:
+        worker = threading.Thread(target=deliver)
+        worker.start()
+        wait_for(lambda: len(smtp.messages) == 1, timeout=10, what="the message at the server")
+        assert OutboxEmail.objects.get(pk=email.pk).handed_over_at is None  # still waiting
+    finally:
+        blocker.rollback()
+        blocker.close()
+    worker.join(timeout=10)
+    assert outcome == ["sent"]
+    email.refresh_from_db()
+    assert email.status == "sent" and email.handed_over_at is not None
 
 
 def test_a_connection_closed_by_the_server_is_reopened(db, smtp):
