@@ -38,11 +38,13 @@ def mark_sent_async(sql: str, params: list) -> Callable[[], bool] | None:
     through its own connection)."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return None
+    import psycopg2
+
     try:
         conn = _connection()
         cursor = conn.cursor()
         cursor.execute(sql, params)
-    except Exception as exc:  # the caller marks through its own connection instead
+    except (psycopg2.Error, OSError) as exc:  # the caller marks through its own connection
         logger.warning("hand-over mark not sent asynchronously: %s", exc)
         _drop()
         return None
@@ -51,7 +53,7 @@ def mark_sent_async(sql: str, params: list) -> Callable[[], bool] | None:
         try:
             _wait(conn, deadline=time.monotonic() + ANSWER_TIMEOUT_SECONDS)
             return cursor.rowcount == 1
-        except Exception as exc:
+        except (psycopg2.Error, OSError) as exc:  # TimeoutError is an OSError
             logger.warning("no answer to a hand-over mark: %s", exc)
             _drop()
             return False
