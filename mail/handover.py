@@ -42,20 +42,29 @@ def mark_sent_async(sql: str, params: list) -> Callable[[], bool] | None:
 
     try:
         conn = _connection()
+        if select.select([conn.fileno()], [], [], 0)[0]:
+            # An idle connection with something to read was closed by the server (a restart,
+            # idle_session_timeout, a pooler): a mark sent on it would be lost.
+            _drop()
+            conn = _connection()
         cursor = conn.cursor()
         cursor.execute(sql, params)
-    except (psycopg2.Error, OSError) as exc:  # the caller marks through its own connection
-        logger.warning("hand-over mark not sent asynchronously: %s", exc)
+    except BaseException as exc:
         _drop()
-        return None
+        if not isinstance(exc, (psycopg2.Error, OSError)):
+            raise  # a soft time limit, say: nothing was sent
+        logger.warning("hand-over mark not sent asynchronously: %s", exc)
+        return None  # the caller marks through its own connection instead
 
     def answer() -> bool:
         try:
             _wait(conn, deadline=time.monotonic() + ANSWER_TIMEOUT_SECONDS)
             return cursor.rowcount == 1
-        except (psycopg2.Error, OSError) as exc:  # TimeoutError is an OSError
+        except BaseException as exc:
+            _drop()  # never reused with a query in progress
+            if not isinstance(exc, (psycopg2.Error, OSError)):  # TimeoutError is an OSError
+                raise  # a soft time limit stops the task
             logger.warning("no answer to a hand-over mark: %s", exc)
-            _drop()
             return False
 
     return answer

@@ -199,12 +199,13 @@ def _finish(email: OutboxEmail, status: str, error: str = "", retry_in: float = 
     OutboxEmail.objects.filter(pk=email.pk, status=OutboxEmail.Status.SENDING).update(**changes)
 
 
-def _mark_handed_over(email: OutboxEmail) -> Callable[[], None]:
+def _mark_handed_over(email: OutboxEmail) -> Callable[..., None]:
     """Record that the server is about to have the whole message; return what to call once the
-    final dot is written. The mark is sent before the dot and its answer read after it
-    (mail.handover); it commits at once (autocommit), so it survives the worker dying a moment
-    later. This try knows of it only once it is committed: an interruption before that is a try
-    that never handed over."""
+    final dot is written (or could not be). The mark is sent before the dot and its answer read
+    after it (mail.handover); it commits at once (autocommit), so it survives the worker dying a
+    moment later. This try counts as handed over once the dot is written, whatever became of
+    the mark: a mark that went unanswered is made again through the caller's connection, and
+    one made for a dot that never left is taken back."""
     now = timezone.now()
     answer = handover.mark_sent_async(
         handover.handed_over_sql(), [now, email.pk, OutboxEmail.Status.SENDING.value]
@@ -213,14 +214,19 @@ def _mark_handed_over(email: OutboxEmail) -> Callable[[], None]:
         OutboxEmail.objects.filter(pk=email.pk, status=OutboxEmail.Status.SENDING).update(
             handed_over_at=now
         )
-        email.handed_over_at = now
-        return lambda: None
 
-    def confirmed() -> None:
-        if answer():
-            email.handed_over_at = now
+    def after_dot(dot_written: bool = True) -> None:
+        if dot_written:
+            email.handed_over_at = now  # known before waiting: a soft time limit may stop us
+        marked = answer() if answer is not None else True
+        sending = OutboxEmail.objects.filter(pk=email.pk, status=OutboxEmail.Status.SENDING)
+        if not dot_written:
+            # The server can't deliver it: a sweep after a crash must send it again.
+            sending.filter(handed_over_at=now).update(handed_over_at=None)
+        elif not marked:
+            sending.update(handed_over_at=now)
 
-    return confirmed
+    return after_dot
 
 
 def email_deliver(*, email_id: int) -> DeliveryOutcome:

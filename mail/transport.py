@@ -27,7 +27,7 @@ MAX_IDLE_SECONDS = 30.0
 class HandoverHookMixin:
     """smtplib's DATA command, with `before_final_dot` called before the terminating dot."""
 
-    before_final_dot: Callable[[], Callable[[], None] | None] | None = None
+    before_final_dot: Callable[[], Callable[..., None] | None] | None = None
 
     def connect(self, host="localhost", port=0, source_address=None):
         reply = super().connect(host, port, source_address)
@@ -47,13 +47,17 @@ class HandoverHookMixin:
         if body[-2:] != smtplib.bCRLF:
             body += smtplib.bCRLF
         self.send(body)
-        # The hook may return what to call once the dot is written (mail.handover).
+        # The hook may return what to call once the dot is written (mail.handover), told
+        # whether the dot left: a dot that could not be written is not a hand-over.
         after = self.before_final_dot() if self.before_final_dot is not None else None
         try:
             self.send(b"." + smtplib.bCRLF)
-        finally:
+        except BaseException:
             if after is not None:
-                after()
+                after(dot_written=False)
+            raise
+        if after is not None:
+            after(dot_written=True)
         return self.getreply()
 
 

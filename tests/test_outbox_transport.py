@@ -1,12 +1,19 @@
 """The SMTP transport: the hand-over checkpoint, kept connections, and what the sweep does with
 a row a dead worker left in flight."""
 
+import signal
+import smtplib
+import threading
+import time
 from datetime import timedelta
 
+import psycopg2
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import connection
 from django.utils import timezone
 
-from mail import transport
+from mail import handover, transport
 from mail.models import EmailKind, OutboxEmail
 from mail.services import email_deliver, email_queue, outbox_sweep
 from tests.integration.conftest import Mailbox, free_port
@@ -86,21 +93,13 @@ def test_the_final_dot_does_not_wait_for_the_handover_to_commit(
     a row marked handed over for a message the server never got: an email lost. The mark is
     sent first and the dot follows at once: here the mark is held up by a lock, and the server
     has the message all the same; once the mark commits, the row is sent and handed over."""
-    import threading
-
-    import psycopg2
-    from django.db import connection
-
-    from mail import handover
     from tests.integration.conftest import wait_for
 
     if connection.vendor != "postgresql":
         pytest.skip("the asynchronous hand-over mark is for PostgreSQL")
     monkeypatch.setattr("mail.services.enqueue_on_commit", lambda *args: None)  # sent below
     email = queue("no-wait")
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    blocker = psycopg2.connect(**params)
+    blocker = _blocker()
     real_data = transport.HandoverHookMixin.data
 
     def data_with_the_row_held(self, msg):
@@ -363,3 +362,122 @@ def test_a_handover_interrupted_before_it_is_recorded_is_not_a_send(db, monkeypa
         email_deliver(email_id=email.pk)
     email.refresh_from_db()
     assert delivered == [] and (email.status, email.sent_at) == ("queued", None)
+
+
+# --- Around the final dot, on the asynchronous hand-over connection ------------------------------
+
+
+@pytest.fixture
+def postgres(transactional_db, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("the asynchronous hand-over mark is for PostgreSQL")
+    monkeypatch.setattr("mail.services.enqueue_on_commit", lambda *args: None)
+    handover._drop()
+    yield
+    handover._drop()
+
+
+def _blocker():
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    return psycopg2.connect(**params)
+
+
+@pytest.mark.parametrize("path", ["async", "sync"])
+def test_a_dot_that_could_not_be_written_is_not_a_hand_over(
+    path,
+    postgres,
+    smtp,
+    monkeypatch,
+):
+    """The connection broke before the dot left: the server can't deliver the message, so the
+    row must be tried again, not counted sent (that email would be lost)."""
+    if path == "sync":
+        monkeypatch.setattr(handover, "mark_sent_async", lambda *args: None)
+    real_send = transport.HandoverSMTP.send
+
+    def send(self, data):
+        if data == b"." + smtplib.bCRLF:
+            self.close()
+            raise smtplib.SMTPServerDisconnected("Server not connected")
+        return real_send(self, data)
+
+    monkeypatch.setattr(transport.HandoverSMTP, "send", send)
+    email = queue("dot-not-written")
+    outcome = email_deliver(email_id=email.pk)
+    email.refresh_from_db()
+    assert smtp.messages == []
+    assert (outcome.status, email.status) == ("retry", "queued")
+
+
+def test_a_hand_over_whose_mark_went_unanswered_is_not_sent_again(
+    postgres,
+    smtp,
+    monkeypatch,
+):
+    """The hand-over connection died while idle (PostgreSQL restarted, idle_session_timeout, a
+    pooler): the mark is lost, yet the dot goes out. Then the server's answer is lost: the row
+    is queued again and the email sent twice; and the row shows no hand-over, so a worker dying
+    there has the sweep send it again too."""
+    handover._connection()
+    pid = handover._local.conn.get_backend_pid()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    time.sleep(0.3)
+    real_data = transport.HandoverHookMixin.data
+
+    def data_answer_lost(self, msg):
+        real_data(self, msg)
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+    monkeypatch.setattr(transport.HandoverHookMixin, "data", data_answer_lost)
+    email = queue("mark-lost")
+    outcome = email_deliver(email_id=email.pk)
+    email.refresh_from_db()
+    assert len(smtp.messages) == 1
+    assert email.handed_over_at is not None
+    assert (outcome.status, email.status) == ("sent", "sent")
+
+
+def test_a_soft_time_limit_while_waiting_for_the_mark_stops_the_task(
+    postgres,
+    smtp,
+    monkeypatch,
+):
+    """Celery's soft time limit raises in the main thread, here inside the wait for the mark's
+    answer (after the dot): it must reach the task (which stops), and the row, whose message
+    the server has, must not be queued again."""
+    email = queue("soft-limit")
+    blocker = _blocker()
+    real_data = transport.HandoverHookMixin.data
+
+    def data_with_the_row_held(self, msg):
+        hook = self.before_final_dot
+
+        def hold_then_mark():
+            with blocker.cursor() as cursor:
+                cursor.execute(
+                    "SELECT 1 FROM mail_outboxemail WHERE id = %s FOR UPDATE", [email.pk]
+                )
+            signal.setitimer(signal.ITIMER_REAL, 0.5)
+            return hook()
+
+        self.before_final_dot = hold_then_mark
+        return real_data(self, msg)
+
+    def soft_limit(signum, frame):
+        blocker.rollback()
+        raise SoftTimeLimitExceeded()
+
+    previous = signal.signal(signal.SIGALRM, soft_limit)
+    monkeypatch.setattr(transport.HandoverHookMixin, "data", data_with_the_row_held)
+    try:
+        with pytest.raises(SoftTimeLimitExceeded):
+            email_deliver(email_id=email.pk)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        blocker.close()
+    email.refresh_from_db()
+    assert len(smtp.messages) == 1
+    assert email.status == "sent"
