@@ -36,7 +36,11 @@ def mark_sent_async(sql: str, params: list) -> Callable[[], bool] | None:
     waits for its answer (True when it updated a row). None when the mark can't be sent this
     way: another database, a transaction in progress, or no connection (the caller then marks
     through its own connection)."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if (
+        connection.vendor != "postgresql"
+        or connection.in_atomic_block
+        or not connection.get_autocommit()
+    ):
         return None
     import psycopg2
 
