@@ -86,37 +86,16 @@ def test_one_connection_serves_many_emails(db, smtp, monkeypatch):
     assert len(smtp.messages) == 5 and len(opened) == 1
 
 
-def test_the_final_dot_does_not_wait_for_the_handover_to_commit(
-    transactional_db, smtp, monkeypatch
-):
+def test_the_final_dot_does_not_wait_for_the_handover_to_commit(postgres, smtp, monkeypatch):
     """A worker that waited for the hand-over's commit before the dot, and died meanwhile, left
     a row marked handed over for a message the server never got: an email lost. The mark is
     sent first and the dot follows at once: here the mark is held up by a lock, and the server
     has the message all the same; once the mark commits, the row is sent and handed over."""
     from tests.integration.conftest import wait_for
 
-    if connection.vendor != "postgresql":
-        pytest.skip("the asynchronous hand-over mark is for PostgreSQL")
-    monkeypatch.setattr("mail.services.enqueue_on_commit", lambda *args: None)  # sent below
     email = queue("no-wait")
     blocker = _blocker()
-    real_data = transport.HandoverHookMixin.data
-
-    def data_with_the_row_held(self, msg):
-        hook = self.before_final_dot
-
-        def hold_then_mark():
-            # The row is claimed (committed "sending"); another session now holds it.
-            with blocker.cursor() as cursor:
-                cursor.execute(
-                    "SELECT 1 FROM mail_outboxemail WHERE id = %s FOR UPDATE", [email.pk]
-                )
-            return hook()
-
-        self.before_final_dot = hold_then_mark
-        return real_data(self, msg)
-
-    monkeypatch.setattr(transport.HandoverHookMixin, "data", data_with_the_row_held)
+    _hold_the_row_before_the_dot(monkeypatch, blocker, email)
     outcome = []
 
     def deliver():
@@ -383,6 +362,28 @@ def _blocker():
     return psycopg2.connect(**params)
 
 
+def _hold_the_row_before_the_dot(monkeypatch, blocker, email, *, then=lambda: None) -> None:
+    """Just before the final dot, another session takes the row's lock (the row is claimed,
+    committed "sending"), so that the hand-over note waits for it; then `then()`."""
+    real_data = transport.HandoverHookMixin.data
+
+    def data_with_the_row_held(self, msg):
+        hook = self.before_final_dot
+
+        def hold_then_mark():
+            with blocker.cursor() as cursor:
+                cursor.execute(
+                    "SELECT 1 FROM mail_outboxemail WHERE id = %s FOR UPDATE", [email.pk]
+                )
+            then()
+            return hook()
+
+        self.before_final_dot = hold_then_mark
+        return real_data(self, msg)
+
+    monkeypatch.setattr(transport.HandoverHookMixin, "data", data_with_the_row_held)
+
+
 @pytest.mark.parametrize("path", ["async", "sync"])
 def test_a_dot_that_could_not_be_written_is_not_a_hand_over(
     path,
@@ -449,28 +450,15 @@ def test_a_soft_time_limit_while_waiting_for_the_mark_stops_the_task(
     the server has, must not be queued again."""
     email = queue("soft-limit")
     blocker = _blocker()
-    real_data = transport.HandoverHookMixin.data
-
-    def data_with_the_row_held(self, msg):
-        hook = self.before_final_dot
-
-        def hold_then_mark():
-            with blocker.cursor() as cursor:
-                cursor.execute(
-                    "SELECT 1 FROM mail_outboxemail WHERE id = %s FOR UPDATE", [email.pk]
-                )
-            signal.setitimer(signal.ITIMER_REAL, 0.5)
-            return hook()
-
-        self.before_final_dot = hold_then_mark
-        return real_data(self, msg)
+    _hold_the_row_before_the_dot(
+        monkeypatch, blocker, email, then=lambda: signal.setitimer(signal.ITIMER_REAL, 0.5)
+    )
 
     def soft_limit(signum, frame):
         blocker.rollback()
         raise SoftTimeLimitExceeded()
 
     previous = signal.signal(signal.SIGALRM, soft_limit)
-    monkeypatch.setattr(transport.HandoverHookMixin, "data", data_with_the_row_held)
     try:
         with pytest.raises(SoftTimeLimitExceeded):
             email_deliver(email_id=email.pk)
