@@ -98,13 +98,14 @@ def _over(request: HttpRequest, limits: tuple[dict, ...]) -> bool:
     a script's whole text with each increment: this is on every sign-up POST."""
     if not getattr(settings, "RATELIMIT_ENABLE", True):
         return False
-    if not isinstance(caches[settings.RATELIMIT_USE_CACHE], RedisCache):
+    cache = caches[settings.RATELIMIT_USE_CACHE]
+    if not isinstance(cache, RedisCache):
         for limit in limits:
             usage = get_usage(request, method="POST", increment=True, **limit)
             if usage is not None and usage["should_limit"]:
                 return True
         return False
-    counters = [_counter(request, **limit) for limit in limits]
+    counters = [_counter(request, cache, **limit) for limit in limits]
     try:
         client = get_redis_connection(settings.RATELIMIT_USE_CACHE)
         counts = _COUNT_SCRIPT(
@@ -137,7 +138,9 @@ return counts
 _COUNT_SCRIPT = Script(None, _COUNT_LUA.encode())
 
 
-def _counter(request: HttpRequest, *, group: str, key, rate) -> tuple[str, int, int]:
+def _counter(
+    request: HttpRequest, cache: RedisCache, *, group: str, key, rate
+) -> tuple[str, int, int]:
     """A limit's cache key for this request, its limit and the key's lifetime in seconds, as
     django-ratelimit computes them (`django_ratelimit.core.get_usage`)."""
     rate = rate(group, request)
@@ -147,7 +150,6 @@ def _counter(request: HttpRequest, *, group: str, key, rate) -> tuple[str, int, 
     )
     window = ratelimit_core._get_window(value, period)
     cache_key = ratelimit_core._make_cache_key(group, window, rate, value, "POST")
-    cache = caches[settings.RATELIMIT_USE_CACHE]
     return cache.make_key(cache_key), limit, period + ratelimit_core.EXPIRATION_FUDGE
 
 

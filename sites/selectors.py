@@ -90,8 +90,7 @@ def proposed_settings_impact(site: Site, values: SettingsValues) -> Impact | Non
 
 def saved_settings_impact(site: Site) -> Impact:
     """What the site's saved settings would decide among its pending requests."""
-    try:
-        parsed = settings_validate(site=site, values=SettingsValues.of(site))
-    except SettingsInvalid:  # saved before a rule existed (or by hand): nothing to apply
+    impact = proposed_settings_impact(site, SettingsValues.of(site))
+    if impact is None:  # saved before a rule existed (or by hand): nothing to apply
         return Impact(pending=sum(count for _domain, count in pending_by_domain(site)))
-    return settings_impact(site=site, parsed=parsed)
+    return impact

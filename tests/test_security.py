@@ -185,6 +185,7 @@ def test_no_redis_client_is_kept_for_every_thread_that_signed_up(site):
 
 @pytest.mark.skipif(not django_settings.REDIS_URL, reason="counted in one round trip on Redis")
 def test_signup_limits_cost_one_redis_command_and_their_keys_expire(site, settings):
+    from django.core.cache import caches
     from django_redis import get_redis_connection
 
     from selfsignup.ratelimits import SIGNUP_LIMITS, _counter, _over
@@ -197,7 +198,7 @@ def test_signup_limits_cost_one_redis_command_and_their_keys_expire(site, settin
         assert _over(request, SIGNUP_LIMITS) is False
     assert sent.call_count == 1
     for limit in SIGNUP_LIMITS:
-        key, _limit, seconds = _counter(request, **limit)
+        key, _limit, seconds = _counter(request, caches["default"], **limit)
         assert 0 < client.ttl(key) <= seconds
     assert seconds == 3600 + 5
 
