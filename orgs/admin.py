@@ -61,6 +61,13 @@ class PersonAdmin(admin.ModelAdmin):
     search_fields = ["email_normalized", "first_name", "last_name"]
     raw_id_fields = ["created_by", "user"]
     inlines = [HostLicenseInline]
+    # The address is how sign-ups, approvals and the one-organization rule find a person: it is
+    # set by the services (People › Add person, approval), which normalize it and check it
+    # against every organization. Saved here it would keep its old normalized form.
+    readonly_fields = ["email"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # People › Add person in the hub: it also applies the license template
 
 
 class LicenseTemplateForm(forms.ModelForm):

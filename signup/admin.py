@@ -41,3 +41,8 @@ class SignupRequestAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # A request is the record of who asked and who decided; unconfirmed ones expire by the
+        # periodic task.
+        return False

@@ -108,7 +108,9 @@ def test_an_administrator_who_decided_cannot_be_deleted_but_can_be_deactivated(
     req = factories.SignupRequestFactory(site=site)
     services.request_reject(request_id=req.pk, acting_user=full_admin)
     page = client.post(f"/django-admin/orgs/user/{full_admin.pk}/delete/", {"post": "yes"})
-    assert page.status_code == 200 and b"protected" in page.content
+    assert page.status_code == 200 and b"Cannot delete user" in page.content
+    assert b"host account request" in page.content
+    assert type(full_admin).objects.filter(pk=full_admin.pk).exists()
     full_admin.is_active = False
     full_admin.save()
     req.refresh_from_db()
@@ -142,3 +144,44 @@ def test_licenses_stay_within_their_organization(operator_client, site, other_or
     factories.HostLicenseFactory(person=person, site=site)
     for path in [f"orgs/person/{person.pk}/change", "orgs/licensetemplate/add"]:
         assert client.get(f"/django-admin/{path}/").status_code == 200, path
+
+
+def test_people_are_added_and_readdressed_only_through_the_services(operator_client, site):
+    """The admin can't add a person (People › Add person does, with the license template) nor
+    change an address, whose normalized form the services keep for every match."""
+    client, _ = operator_client
+    person = factories.PersonFactory(organization=site.organization, email="one@example.org")
+    assert client.get("/django-admin/orgs/person/add/").status_code == 403
+    page = client.get(f"/django-admin/orgs/person/{person.pk}/change/")
+    assert page.status_code == 200 and b'name="email"' not in page.content
+    client.post(
+        f"/django-admin/orgs/person/{person.pk}/change/",
+        {
+            "organization": site.organization_id,
+            "email": "two@example.org",
+            "first_name": "Pat",
+            "last_name": "Doe",
+            "profile": "{}",
+            "language": "en",
+            "source": "manual",
+            "created_at_0": "2026-01-01",
+            "created_at_1": "00:00:00",
+            "licenses-TOTAL_FORMS": "0",
+            "licenses-INITIAL_FORMS": "0",
+        },
+    )
+    person.refresh_from_db()
+    assert (person.email, person.email_normalized) == ("one@example.org", "one@example.org")
+    assert person.first_name == "Pat"
+
+
+def test_requests_are_not_deleted_by_operators(operator_client, site, full_admin):
+    client, _ = operator_client
+    req = factories.SignupRequestFactory(site=site)
+    services.request_approve(request_id=req.pk, acting_user=full_admin)
+    client.post(
+        "/django-admin/signup/signuprequest/",
+        {"action": "delete_selected", "_selected_action": [req.pk], "post": "yes"},
+    )
+    assert client.get(f"/django-admin/signup/signuprequest/{req.pk}/delete/").status_code == 403
+    assert SignupRequest.objects.filter(pk=req.pk, status="approved").exists()
