@@ -7,12 +7,16 @@ without code; the keys normalize what they count so that case, a trailing dot, q
 
 import functools
 import logging
+import math
+import time
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django_ratelimit import core as ratelimit_core
 from django_ratelimit.core import get_usage
 from django_ratelimit.exceptions import Ratelimited
@@ -24,6 +28,9 @@ from redis.exceptions import RedisError
 from sites.domains import InvalidDomain, normalize_email
 
 logger = logging.getLogger(__name__)
+
+# Retry-After when the limit's own window is not known (the cache could not count).
+RETRY_AFTER_SECONDS = 300
 
 
 def _address(value: str) -> str:
@@ -77,46 +84,54 @@ SIGNUP_LIMITS = (
 )
 
 
-def limit_signups(view):
-    """Sign-up POSTs: per client address, and per site and email address."""
+def signup_limited(request: HttpRequest) -> bool:
+    """Count a valid sign-up against its limits (per site and mailbox, then per client
+    address); True when it goes over one, which the 429 page then names.
 
-    @functools.wraps(view)
-    def limited(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if request.method == "POST" and _over(request, SIGNUP_LIMITS):
-            raise Ratelimited()
-        return view(request, *args, **kwargs)
+    Only valid forms count: they are what stores a request and sends an email, while a form
+    answered with its errors changes nothing, so a person correcting it is never locked out,
+    nor is everyone who leaves the address empty."""
+    over = _over(request, SIGNUP_LIMITS)
+    if over is None:
+        return False
+    request.limited_by, request.retry_after = over
+    return True
 
-    return limited
 
-
-def _over(request: HttpRequest, limits: tuple[dict, ...]) -> bool:
-    """Count this request against each limit; True when it goes over one of them.
+def _over(request: HttpRequest, limits: tuple[dict, ...]) -> tuple[str, int] | None:
+    """Count this request against each limit; when it goes over one of them, that limit's group
+    and the seconds until its window ends.
 
     The counters are django-ratelimit's own (same keys, windows and expiry), and so is the
     answer when the cache can't count (RATELIMIT_FAIL_OPEN). On Redis they are counted by one
     script in one round trip, where the library takes up to two round trips per limit and sends
     a script's whole text with each increment: this is on every sign-up POST."""
     if not getattr(settings, "RATELIMIT_ENABLE", True):
-        return False
+        return None
     cache = caches[settings.RATELIMIT_USE_CACHE]
     if not isinstance(cache, RedisCache):
         for limit in limits:
             usage = get_usage(request, method="POST", increment=True, **limit)
             if usage is not None and usage["should_limit"]:
-                return True
-        return False
+                return limit["group"], usage["time_left"]
+        return None
     counters = [_counter(request, cache, **limit) for limit in limits]
     try:
         client = get_redis_connection(settings.RATELIMIT_USE_CACHE)
         counts = _COUNT_SCRIPT(
-            keys=[key for key, _limit, _seconds in counters],
-            args=[arg for _key, limit, seconds in counters for arg in (seconds, limit)],
+            keys=[counter.key for counter in counters],
+            args=[arg for counter in counters for arg in (counter.lifetime, counter.limit)],
             client=client,
         )
     except (RedisError, OSError) as exc:
         logger.warning("rate limits not counted, the cache is unavailable: %s", exc)
-        return not getattr(settings, "RATELIMIT_FAIL_OPEN", False)
-    return any(count > limit for count, (_k, limit, _s) in zip(counts, counters, strict=False))
+        if getattr(settings, "RATELIMIT_FAIL_OPEN", False):
+            return None
+        return "", RETRY_AFTER_SECONDS  # no limit known to be reached: the plain message
+    for count, counter, limit in zip(counts, counters, limits, strict=False):
+        if count > counter.limit:
+            return limit["group"], max(int(counter.window - time.time()), 1)
+    return None
 
 
 # Adds one to each key in turn, and gives a key it creates its lifetime (ARGV: lifetime, limit
@@ -138,11 +153,16 @@ return counts
 _COUNT_SCRIPT = Script(None, _COUNT_LUA.encode())
 
 
-def _counter(
-    request: HttpRequest, cache: RedisCache, *, group: str, key, rate
-) -> tuple[str, int, int]:
-    """A limit's cache key for this request, its limit and the key's lifetime in seconds, as
-    django-ratelimit computes them (`django_ratelimit.core.get_usage`)."""
+class Counter(NamedTuple):
+    key: str  # the cache key, as django-ratelimit makes it
+    limit: int
+    lifetime: int  # seconds the key lives once created
+    window: int  # when the current window ends (a Unix time)
+
+
+def _counter(request: HttpRequest, cache: RedisCache, *, group: str, key, rate) -> Counter:
+    """A limit's counter for this request, as django-ratelimit computes it
+    (`django_ratelimit.core.get_usage`)."""
     rate = rate(group, request)
     limit, period = ratelimit_core._split_rate(rate)
     value = (
@@ -150,7 +170,9 @@ def _counter(
     )
     window = ratelimit_core._get_window(value, period)
     cache_key = ratelimit_core._make_cache_key(group, window, rate, value, "POST")
-    return cache.make_key(cache_key), limit, period + ratelimit_core.EXPIRATION_FUDGE
+    return Counter(
+        cache.make_key(cache_key), limit, period + ratelimit_core.EXPIRATION_FUDGE, window
+    )
 
 
 SIGNIN_LIMITS = (
@@ -178,14 +200,16 @@ def limit_signins(view):
     def limited(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if request.method != "POST":
             return view(request, *args, **kwargs)
-        over = False
+        waits = []  # seconds until each limit that is reached lifts
         for limit in SIGNIN_LIMITS:
             tries = get_usage(request, method="POST", increment=True, **limit)
             given_back = get_usage(request, method="POST", increment=False, **_successes(limit))
             if tries is not None:
                 failed_before = tries["count"] - 1 - (given_back or {}).get("count", 0)
-                over = over or failed_before >= tries["limit"]
-        if over:
+                if failed_before >= tries["limit"]:
+                    waits.append(tries["time_left"])
+        if waits:
+            request.limited_by, request.retry_after = "signin", max(waits)
             raise Ratelimited()
         response = view(request, *args, **kwargs)
         if response.status_code != 200:
@@ -197,12 +221,24 @@ def limit_signins(view):
 
 
 def too_many(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """The answer over a limit: 429 with a page in the visitor's language."""
+    """The answer over a limit: 429 with a page in the visitor's language that says which limit
+    and how long until it lifts (also in Retry-After)."""
+    retry_after = max(getattr(request, "retry_after", RETRY_AFTER_SECONDS), 1)
+    minutes = math.ceil(retry_after / 60)
+    wait = ngettext(
+        "Try again in %(minutes)s minute.", "Try again in %(minutes)s minutes.", minutes
+    ) % {"minutes": minutes}
+    if getattr(request, "limited_by", "") == "signup-address":
+        message = _(
+            "Too many sign-ups for this email address. Look for the message already sent to it "
+            "(and in the spam folder)."
+        )
+    else:
+        message = _("Too many attempts from here.")
+    match = getattr(request, "resolver_match", None)
+    slug = match.kwargs.get("slug") if match and match.namespace == "signup" else None
     response = render(
-        request,
-        "429.html",
-        {"message": _("Too many attempts from here. Wait a few minutes, then try again.")},
-        status=429,
+        request, "429.html", {"message": message, "wait": wait, "slug": slug}, status=429
     )
-    response["Retry-After"] = "300"
+    response["Retry-After"] = str(retry_after)
     return response

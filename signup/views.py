@@ -7,8 +7,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import get_language
 from django.views.decorators.http import require_http_methods, require_POST
+from django_ratelimit.exceptions import Ratelimited
 
-from selfsignup.ratelimits import limit_signins, limit_signups
+from selfsignup.ratelimits import limit_signins, signup_limited
 from signup import selectors, services
 from signup.forms import ActivationForm, SigninForm, SignupForm
 from signup.tokens import BadToken
@@ -37,13 +38,14 @@ def home(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@limit_signups
 def signup(request: HttpRequest, slug: str) -> HttpResponse:
     site = _site(slug)
     if not site.signup_allowed:
         return render(request, "signup/unavailable.html", {"site": site}, status=404)
     form = SignupForm(request.POST or None, site=site)
     if request.method == "POST" and form.is_valid():
+        if signup_limited(request):
+            raise Ratelimited()
         if form.looks_automated:
             logger.info("sign-up on %s ignored: it looks automated", site.slug)
         else:
