@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "csp",
+    # Only for its translations of country names (the sign-up form, the request page).
+    "django_countries",
     "orgs",
     "sites",
     "signup",

@@ -121,6 +121,20 @@ def test_public_pages_answer_in_french_after_a_valid_sign_up(
     assert_french(visible_text(invalid.content), english_phrases, "invalid form")
 
 
+def test_country_names_are_in_the_page_language(client, site, full_admin):
+    site.required_fields = ["first_name", "address"]
+    site.save()
+    req = factories.SignupRequestFactory(site=site, fields={"country": "DE"})
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    form = visible_text(client.get(f"/sites/{site.slug}/signup/").content)
+    assert "Allemagne" in form and "Germany" not in form
+    client.force_login(full_admin)
+    detail = visible_text(client.get(f"/hub/alerts/requests/{req.pk}/").content)
+    assert "Allemagne" in detail
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    assert "Germany" in visible_text(client.get(f"/hub/alerts/requests/{req.pk}/").content)
+
+
 CONTEXTS = {
     "site_name": "Acme",
     "site_url": "http://x/",

@@ -51,8 +51,8 @@ def browser():
 def new_page(browser):
     contexts = []
 
-    def make(locale: str = "en-US"):
-        context = browser.new_context(viewport={"width": 1360, "height": 900}, locale=locale)
+    def make(locale: str = "en-US", width: int = 1360):
+        context = browser.new_context(viewport={"width": width, "height": 900}, locale=locale)
         contexts.append(context)
         return context.new_page()
 
