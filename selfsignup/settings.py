@@ -87,7 +87,10 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
-            "libraries": {"language": "selfsignup.language_tags"},
+            "libraries": {
+                "display": "selfsignup.display_tags",
+                "language": "selfsignup.language_tags",
+            },
         },
     },
 ]

@@ -14,7 +14,7 @@ from orgs.models import Person
 from orgs.selectors import Recipient
 from signup.models import SignupRequest
 from signup.tokens import activation_token, confirmation_token
-from sites.domains import deliverable_email
+from sites.domains import deliverable_email, display_email
 from sites.models import Site
 
 
@@ -72,7 +72,7 @@ def to_reviewers(req: SignupRequest, kind: str, recipients: list[Recipient]) -> 
         "site_name": req.site.name,
         # Empty when the form asked for no name: the emails then give the address once.
         "requester_name": f"{req.first_name} {req.last_name}".strip(),
-        "requester_email": req.email,
+        "requester_email": display_email(req.email),
         "request_url": absolute(reverse("hub:request_detail", kwargs={"pk": req.pk})),
         "queue_url": absolute(reverse("hub:requests")),
     }

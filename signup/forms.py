@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from signup.models import language_name
-from sites.domains import InvalidDomain, normalize_email
+from sites.domains import InvalidDomain, display_email, normalize_email
 from sites.models import Site
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -119,9 +119,20 @@ def _field_for(key: str) -> list[tuple[str, forms.Field]]:
     return []
 
 
+class AddressInput(forms.EmailInput):
+    """Shows an address back with its domain in Unicode, as the person typed it (the browser
+    sends it in its A-label form)."""
+
+    def format_value(self, value):
+        value = super().format_value(value)
+        return display_email(value) if value else value
+
+
 class AddressField(forms.EmailField):
     """An email address whose domain we can normalize, without control characters; a trailing
     dot after the domain (`bob@acme.com.`) is dropped."""
+
+    widget = AddressInput
 
     def to_python(self, value: str | None) -> str:
         value = super().to_python(value)
@@ -174,7 +185,7 @@ class SignupForm(forms.Form):
     email = AddressField(
         label=_("Email"),
         max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        widget=AddressInput(attrs={"autocomplete": "email"}),
     )
     website = forms.CharField(
         label=_("Leave this field empty"),

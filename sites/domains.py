@@ -77,6 +77,15 @@ def display_domain(ascii_form: str) -> str:
         return prefix + ascii_form
 
 
+def display_email(address: str) -> str:
+    """An address as people read it: its domain in Unicode (browsers send an `<input
+    type=email>`'s international domain in its A-label form). Anything else is left alone."""
+    local, at, domain = address.rpartition("@")
+    if not at or "xn--" not in domain.lower():
+        return address
+    return f"{local}@{display_domain(domain)}"
+
+
 def split_email(raw: str) -> tuple[str, str]:
     """Split an address at its last `@`; raise InvalidDomain when there is none."""
     local, sep, domain = raw.strip().rpartition("@")

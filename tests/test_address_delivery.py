@@ -232,3 +232,23 @@ def test_the_rules_preview_counts_the_domain_after_the_last_at(site):
     for address in ['"a@b"@example.com', "c@example.com", "d@other.example"]:
         factories.SignupRequestFactory(site=site, email=AddressField().clean(address))
     assert sorted(pending_by_domain(site)) == [("example.com", 2), ("other.example", 1)]
+
+
+def test_an_international_domain_is_shown_as_people_write_it(
+    client, site, full_admin, outbox, run_commits
+):
+    """Browsers send an `<input type=email>`'s Unicode domain in its A-label form: the pages and
+    the reviewers' email show it back in Unicode, as the settings show domains."""
+    configure(site, require_confirmation=False)
+    munich = "hans@xn--mnchen-3ya.example"
+    invalid = client.post(f"/sites/{site.slug}/signup/", human({"email": munich}))
+    assert 'value="hans@münchen.example"' in invalid.content.decode()
+    with run_commits():
+        sign_up(client, site, munich)
+    req = SignupRequest.objects.get(email_normalized=munich)
+    (review,) = [m for m in outbox if m.to == [full_admin.email]]
+    assert "hans@münchen.example" in review.subject and "hans@münchen.example" in review.body
+    client.force_login(full_admin)
+    for path in ["/hub/alerts/requests/", f"/hub/alerts/requests/{req.pk}/"]:
+        page = client.get(path).content.decode()
+        assert "hans@münchen.example" in page and "xn--" not in page, path
