@@ -169,9 +169,15 @@ STARTED_SALT = "signup.form-started"
 ANTI_ABUSE_FIELDS = ("website", "started")
 
 
-def started_now() -> str:
+# A form sent back with a start time older than this gets the form again, with a new one: one
+# page's start time can't serve a script for ever, and a person who left the page open for
+# hours sends it again.
+STARTED_MAX_AGE = 6 * 3600
+
+
+def started_now(*, ago: float = 0) -> str:
     """The form's signed start time: a reply sooner than a person could type is ignored."""
-    return signing.dumps(time.time(), salt=STARTED_SALT)
+    return signing.dumps(time.time() - ago, salt=STARTED_SALT)
 
 
 class SignupForm(forms.Form):
@@ -210,6 +216,31 @@ class SignupForm(forms.Form):
     def visible_fields_for_people(self) -> list:
         return [f for f in self.visible_fields() if f.name not in ANTI_ABUSE_FIELDS]
 
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if settings.SIGNUP_MIN_FILL_SECONDS <= 0 or cleaned.get("website"):
+            return cleaned
+        shown_at = self._shown_at()
+        if shown_at is not None and time.time() - shown_at > STARTED_MAX_AGE:
+            # The form shown again carries a start time its person can send at once.
+            self.data = self.data.copy()
+            self.data[self.add_prefix("started")] = started_now(
+                ago=settings.SIGNUP_MIN_FILL_SECONDS
+            )
+            raise forms.ValidationError(
+                _("This page was open for a long time: check the form, then send it again."),
+                code="stale",
+            )
+        return cleaned
+
+    def _shown_at(self) -> float | None:
+        """When the form was shown, from its signed start time; None when there is none."""
+        try:
+            shown_at = signing.loads(self.cleaned_data.get("started", ""), salt=STARTED_SALT)
+        except signing.BadSignature:
+            return None
+        return shown_at if isinstance(shown_at, (int, float)) else None
+
     @property
     def looks_automated(self) -> bool:
         """Honeypot filled or, with a minimum fill time, sent back sooner than that (or with no
@@ -218,13 +249,8 @@ class SignupForm(forms.Form):
             return True
         if settings.SIGNUP_MIN_FILL_SECONDS <= 0:
             return False
-        try:
-            shown_at = signing.loads(self.cleaned_data.get("started", ""), salt=STARTED_SALT)
-        except signing.BadSignature:
-            return True
-        if not isinstance(shown_at, (int, float)):
-            return True
-        return time.time() - shown_at < settings.SIGNUP_MIN_FILL_SECONDS
+        shown_at = self._shown_at()
+        return shown_at is None or time.time() - shown_at < settings.SIGNUP_MIN_FILL_SECONDS
 
     def submitted_fields(self) -> dict[str, str]:
         """Every field but the email and the anti-abuse ones, as submitted (trimmed)."""

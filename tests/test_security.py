@@ -5,6 +5,7 @@ import re
 import secrets
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from unittest import mock
 
@@ -307,6 +308,30 @@ def test_bots_get_the_same_page_and_create_nothing(
         SignupRequest.objects.values_list("email", flat=True)
     )
     assert sorted(emails) == processed
+
+
+def test_a_start_time_hours_old_gets_the_form_again_with_a_new_one(
+    client, site, run_commits, settings
+):
+    """One page's signed start time can't serve a script for ever; the person who left the page
+    open sends it again, at once."""
+    from django.core import signing
+
+    from signup.forms import STARTED_MAX_AGE, STARTED_SALT
+
+    settings.SIGNUP_MIN_FILL_SECONDS = 5
+    old = signing.dumps(time.time() - STARTED_MAX_AGE - 60, salt=STARTED_SALT)
+    data = {"email": "late@example.net", "first_name": "L", "last_name": "Ate", "started": old}
+    with run_commits():
+        again = client.post(f"/sites/{site.slug}/signup/", data)
+    assert again.status_code == 200 and again.context["form"].has_error("__all__", "stale")
+    assert "open for a long time" in again.content.decode()
+    assert 'value="late@example.net"' in again.content.decode()
+    fresh = again.context["form"]["started"].value()
+    assert fresh != old
+    with run_commits():
+        client.post(f"/sites/{site.slug}/signup/", {**data, "started": fresh})
+    assert Submission.objects.count() + SignupRequest.objects.count() == 1
 
 
 def test_honeypot_is_hidden_from_people_and_never_echoed(client, site):
