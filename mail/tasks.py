@@ -3,7 +3,7 @@
 import logging
 
 from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 
 from mail import services
 from selfsignup.queueing import BROKER_ERRORS
@@ -19,7 +19,9 @@ def deliver_email(self, email_id: int) -> str:
         # In-process mode (no broker) leaves the row queued for the sweep instead.
         try:
             raise self.retry(countdown=outcome.retry_in)
-        except BROKER_ERRORS as exc:
+        except Reject as exc:
+            # Celery wraps a retry it could not publish (the broker is away) in Reject: the row
+            # stays queued, with its backoff, for the sweep.
             logger.warning("could not schedule the retry of email %s: %s", email_id, exc)
     return outcome.status
 

@@ -89,6 +89,33 @@ def test_transient_failure_is_retried_with_backoff(db, outbox, monkeypatch, sett
     assert email.next_attempt_at > timezone.now()
 
 
+def test_a_retry_the_broker_cannot_take_leaves_the_row_for_the_sweep(
+    db, outbox, monkeypatch, caplog
+):
+    """In a worker, the retry is a new broker message; with the broker away Celery raises
+    Reject, and the row stays queued with its backoff (the sweep sends it later)."""
+    from kombu.exceptions import OperationalError
+
+    from mail.tasks import deliver_email
+
+    email = queue()
+    monkeypatch.setattr(
+        "django.core.mail.EmailMultiAlternatives.send",
+        _failing_send(smtplib.SMTPServerDisconnected("gone")),
+    )
+    monkeypatch.setattr(
+        "celery.canvas.Signature.apply_async", _failing_send(OperationalError("broker away"))
+    )
+    deliver_email.push_request(id="t", retries=0, is_eager=False, called_directly=False)
+    try:
+        assert deliver_email.run(email.pk) == "retry"
+    finally:
+        deliver_email.pop_request()
+    email.refresh_from_db()
+    assert email.status == "queued" and email.attempts == 1
+    assert "could not schedule the retry" in caplog.text
+
+
 def test_last_try_ends_in_failed(db, outbox, monkeypatch, settings):
     settings.OUTBOX_MAX_ATTEMPTS = 2
     email = queue()
