@@ -99,6 +99,7 @@ def test_every_page_speaks_french(client, site, full_admin, french_world, englis
         assert_french(visible_text(response.content), english_phrases, path)
     hub = visible_text(client.get("/hub/alerts/requests/").content)
     assert "Centre d’alertes" in hub and "Demandes" in hub
+    assert "Non confirmées" in hub and "Approuvées" in hub  # the tabs name lists of requests
     settings_page = visible_text(client.get(f"/hub/meetings/sites/{site.slug}/settings/").content)
     assert "Autoriser l’inscription du compte organisateur" in settings_page
     detail = visible_text(client.get(f"/hub/alerts/requests/{french_world.pk}/").content)
