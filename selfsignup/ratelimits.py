@@ -13,8 +13,10 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.signing import BadSignature
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django_ratelimit import core as ratelimit_core
@@ -186,22 +188,64 @@ def _successes(limit: dict) -> dict:
     return {**limit, "group": f"{limit['group']}-ok"}
 
 
+# A browser that has signed in to an account before carries that account in a signed cookie,
+# and the account's own limit doesn't apply to it (its client address's limit still does): a
+# stranger failing on purpose can't lock the account's owner out of their own browser.
+KNOWN_DEVICE_COOKIE = "known_device"
+KNOWN_DEVICE_SALT = "selfsignup.known-device"
+KNOWN_DEVICE_MAX_AGE = 180 * 24 * 3600
+KNOWN_DEVICE_ACCOUNTS = 5  # the most recent accounts a browser is known for
+
+
+def _account_tag(account: str) -> str:
+    """An account as the cookie holds it: a keyed digest, not the address."""
+    return salted_hmac(KNOWN_DEVICE_SALT, account).hexdigest()[:20]
+
+
+def _known_accounts(request: HttpRequest) -> list[str]:
+    try:
+        value = request.get_signed_cookie(
+            KNOWN_DEVICE_COOKIE, salt=KNOWN_DEVICE_SALT, max_age=KNOWN_DEVICE_MAX_AGE
+        )
+    except (KeyError, BadSignature):
+        return []
+    return value.split(",")[:KNOWN_DEVICE_ACCOUNTS]
+
+
+def _remember_device(request: HttpRequest, response: HttpResponse, tag: str) -> None:
+    tags = [tag, *(known for known in _known_accounts(request) if known != tag)]
+    response.set_signed_cookie(
+        KNOWN_DEVICE_COOKIE,
+        ",".join(tags[:KNOWN_DEVICE_ACCOUNTS]),
+        salt=KNOWN_DEVICE_SALT,
+        max_age=KNOWN_DEVICE_MAX_AGE,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
 def limit_signins(view):
     """Sign-in POSTs (hub, sites, operators' admin): failed tries per client address and per
     account tried.
 
     Only failures count (a POST answered with the form again rather than a redirect), so that
     people who sign in often are never locked out; once either count reaches its limit, every
-    try is refused, the right password included, until the window ends. A try is counted before
-    its password is checked, and given back when it succeeds: tries sent at once can't all pass
-    a count that none of them has added to yet."""
+    try is refused, the right password included, until the window ends, except that a browser
+    which signed in to the account before is held to its client address's limit only. A try is
+    counted before its password is checked, and given back when it succeeds: tries sent at
+    once can't all pass a count that none of them has added to yet."""
 
     @functools.wraps(view)
     def limited(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if request.method != "POST":
             return view(request, *args, **kwargs)
+        tag = _account_tag(account_key("signin-account", request))
+        limits = SIGNIN_LIMITS
+        if tag in _known_accounts(request):
+            limits = tuple(limit for limit in limits if limit["group"] != "signin-account")
         waits = []  # seconds until each limit that is reached lifts
-        for limit in SIGNIN_LIMITS:
+        for limit in limits:
             tries = get_usage(request, method="POST", increment=True, **limit)
             given_back = get_usage(request, method="POST", increment=False, **_successes(limit))
             if tries is not None:
@@ -213,8 +257,10 @@ def limit_signins(view):
             raise Ratelimited()
         response = view(request, *args, **kwargs)
         if response.status_code != 200:
-            for limit in SIGNIN_LIMITS:
+            for limit in limits:
                 get_usage(request, method="POST", increment=True, **_successes(limit))
+            if request.user.is_authenticated:
+                _remember_device(request, response, tag)
         return response
 
     return limited

@@ -121,6 +121,41 @@ def test_sign_in_is_limited_per_address_and_per_account(client, site, full_admin
     assert client.post(path, {"username": "y@example.net", "password": "w"}).status_code == 429
 
 
+@pytest.mark.parametrize("path", ["/hub/login/", "/sites/{slug}/signin/"])
+def test_strangers_failing_on_purpose_cannot_lock_the_owner_out_of_their_browser(
+    site, full_admin, other_org_admin, settings, path
+):
+    from django.test import Client
+
+    from selfsignup.ratelimits import KNOWN_DEVICE_COOKIE
+
+    path = path.format(slug=site.slug)
+    settings.RATELIMIT_SIGNIN_PER_ACCOUNT = "3/15m"
+    settings.RATELIMIT_SIGNIN_PER_IP = "30/5m"
+    right = {"username": "ana@acme.example", "password": factories.PASSWORD}
+    owner = Client(REMOTE_ADDR="203.0.113.5")
+    first = owner.post(path, right)
+    assert first.status_code == 302
+    known = first.cookies[KNOWN_DEVICE_COOKIE]
+    assert known["httponly"] and "ana" not in known.value
+    stranger = Client(REMOTE_ADDR="198.51.100.9")
+    for _ in range(3):
+        assert stranger.post(path, {**right, "password": "guess"}).status_code == 200
+    assert stranger.post(path, right).status_code == 429
+    # The owner's browser, signed out, signs in again; from another browser they wait.
+    back = Client(REMOTE_ADDR="203.0.113.5")
+    back.cookies[KNOWN_DEVICE_COOKIE] = known.value
+    assert back.post(path, right).status_code == 302
+    assert Client(REMOTE_ADDR="203.0.113.5").post(path, right).status_code == 429
+    # A cookie earned by another account, or forged, opens nothing.
+    other = Client(REMOTE_ADDR="192.0.2.44")
+    login = {"username": other_org_admin.email, "password": factories.PASSWORD}
+    theirs = other.post(path, login).cookies[KNOWN_DEVICE_COOKIE].value
+    for value in [theirs, known.value.replace(":", ";", 1), "anything"]:
+        stranger.cookies[KNOWN_DEVICE_COOKIE] = value
+        assert stranger.post(path, right).status_code == 429
+
+
 def test_limits_fail_open_when_the_cache_is_down(client, site, settings):
     settings.CACHES = {
         "default": {
