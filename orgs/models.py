@@ -7,7 +7,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from sites.domains import normalize_email
+from sites.domains import display_email, normalize_email
 
 
 class Organization(models.Model):
@@ -69,7 +69,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def display_name(self) -> str:
-        return self.full_name or self.email
+        return self.full_name or display_email(self.email)
 
     def get_full_name(self) -> str:
         return self.display_name
@@ -177,7 +177,7 @@ class Person(models.Model):
     @property
     def display_name(self) -> str:
         name = f"{self.first_name} {self.last_name}".strip()
-        return name or self.email
+        return name or display_email(self.email)
 
 
 class HostLicense(models.Model):

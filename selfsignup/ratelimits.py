@@ -12,6 +12,7 @@ import time
 from typing import NamedTuple
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.core.signing import BadSignature
 from django.http import HttpRequest, HttpResponse
@@ -197,9 +198,21 @@ KNOWN_DEVICE_MAX_AGE = 180 * 24 * 3600
 KNOWN_DEVICE_ACCOUNTS = 5  # the most recent accounts a browser is known for
 
 
-def _account_tag(account: str) -> str:
-    """An account as the cookie holds it: a keyed digest, not the address."""
-    return salted_hmac(KNOWN_DEVICE_SALT, account).hexdigest()[:20]
+def _account_tag(user_id: int, password_hash: str) -> str:
+    """An account as the cookie holds it: a keyed digest of the account and its password, so
+    that changing the password (after a leak, say) ends every browser's exemption."""
+    return salted_hmac(KNOWN_DEVICE_SALT, f"{user_id}:{password_hash}").hexdigest()[:20]
+
+
+def _known_device(request: HttpRequest) -> bool:
+    """Whether this browser signed in before to the account it is trying now (one query, only
+    for a browser that carries the cookie)."""
+    known = _known_accounts(request)
+    if not known:
+        return False
+    account = account_key("signin-account", request)
+    user = get_user_model().objects.filter(email=account).values_list("pk", "password").first()
+    return user is not None and _account_tag(*user) in known
 
 
 def _known_accounts(request: HttpRequest) -> list[str]:
@@ -240,27 +253,29 @@ def limit_signins(view):
     def limited(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         if request.method != "POST":
             return view(request, *args, **kwargs)
-        tag = _account_tag(account_key("signin-account", request))
         limits = SIGNIN_LIMITS
-        if tag in _known_accounts(request):
+        if _known_device(request):
             limits = tuple(limit for limit in limits if limit["group"] != "signin-account")
-        waits = []  # seconds until each limit that is reached lifts
+        reached = {}  # the limits reached, with the seconds until each lifts
         for limit in limits:
             tries = get_usage(request, method="POST", increment=True, **limit)
             given_back = get_usage(request, method="POST", increment=False, **_successes(limit))
             if tries is not None:
                 failed_before = tries["count"] - 1 - (given_back or {}).get("count", 0)
                 if failed_before >= tries["limit"]:
-                    waits.append(tries["time_left"])
-        if waits:
-            request.limited_by, request.retry_after = "signin", max(waits)
+                    reached[limit["group"]] = tries["time_left"]
+        if reached:
+            # The account's limit is named first: it is the one that waiting elsewhere won't lift.
+            request.limited_by = "signin-account" if "signin-account" in reached else "signin-ip"
+            request.retry_after = max(reached.values())
             raise Ratelimited()
         response = view(request, *args, **kwargs)
         if response.status_code != 200:
             for limit in limits:
                 get_usage(request, method="POST", increment=True, **_successes(limit))
             if request.user.is_authenticated:
-                _remember_device(request, response, tag)
+                user = request.user
+                _remember_device(request, response, _account_tag(user.pk, user.password))
         return response
 
     return limited
@@ -274,11 +289,14 @@ def too_many(request: HttpRequest, exception: Exception | None = None) -> HttpRe
     wait = ngettext(
         "Try again in %(minutes)s minute.", "Try again in %(minutes)s minutes.", minutes
     ) % {"minutes": minutes}
-    if getattr(request, "limited_by", "") == "signup-address":
+    limited_by = getattr(request, "limited_by", "")
+    if limited_by == "signup-address":
         message = _(
             "Too many sign-ups for this email address. Look for the message already sent to it "
             "(and in the spam folder)."
         )
+    elif limited_by == "signin-account":
+        message = _("Too many failed sign-ins with this email address.")
     else:
         message = _("Too many attempts from here.")
     match = getattr(request, "resolver_match", None)

@@ -175,9 +175,9 @@ ANTI_ABUSE_FIELDS = ("website", "started")
 STARTED_MAX_AGE = 6 * 3600
 
 
-def started_now(*, ago: float = 0) -> str:
+def started_now() -> str:
     """The form's signed start time: a reply sooner than a person could type is ignored."""
-    return signing.dumps(time.time() - ago, salt=STARTED_SALT)
+    return signing.dumps(time.time(), salt=STARTED_SALT)
 
 
 class SignupForm(forms.Form):
@@ -222,11 +222,10 @@ class SignupForm(forms.Form):
             return cleaned
         shown_at = self._shown_at()
         if shown_at is not None and time.time() - shown_at > STARTED_MAX_AGE:
-            # The form shown again carries a start time its person can send at once.
+            # The form shown again carries a new start time, as a new page would: a script
+            # can't turn an old one into one it may send at once.
             self.data = self.data.copy()
-            self.data[self.add_prefix("started")] = started_now(
-                ago=settings.SIGNUP_MIN_FILL_SECONDS
-            )
+            self.data[self.add_prefix("started")] = started_now()
             raise forms.ValidationError(
                 _("This page was open for a long time: check the form, then send it again."),
                 code="stale",
@@ -308,7 +307,7 @@ class SigninForm(AuthenticationForm):
     username = forms.EmailField(
         label=_("Email"),
         max_length=254,
-        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "username"}),
+        widget=AddressInput(attrs={"autofocus": True, "autocomplete": "username"}),
     )
 
     def clean_username(self) -> str:

@@ -9,6 +9,8 @@ from django.utils.text import capfirst
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 
+from sites.domains import display_email
+
 
 def language_name(code: str) -> str:
     """A language by its own name ("Français"), or the code when Django doesn't know it."""
@@ -158,7 +160,7 @@ class SignupRequest(models.Model):
     @property
     def display_name(self) -> str:
         name = f"{self.first_name} {self.last_name}".strip()
-        return name or self.email
+        return name or display_email(self.email)
 
     @property
     def is_open(self) -> bool:

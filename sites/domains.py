@@ -6,6 +6,7 @@ form and shown back in Unicode.
 """
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import idna
@@ -79,11 +80,36 @@ def display_domain(ascii_form: str) -> str:
 
 def display_email(address: str) -> str:
     """An address as people read it: its domain in Unicode (browsers send an `<input
-    type=email>`'s international domain in its A-label form). Anything else is left alone."""
+    type=email>`'s international domain in its A-label form), unless a label of it mixes
+    scripts, as `xn--cme-5cd` (acme with a Cyrillic first letter) does: that one is shown in
+    its A-label form, as browsers show it, so that it can't pass for the domain it imitates.
+    Anything else is left alone."""
     local, at, domain = address.rpartition("@")
     if not at or "xn--" not in domain.lower():
         return address
-    return f"{local}@{display_domain(domain)}"
+    shown = display_domain(domain)
+    if not all(_one_script(label) for label in shown.split(".")):
+        return address
+    return f"{local}@{shown}"
+
+
+# Japanese writes one word in these three scripts.
+_JAPANESE = {"CJK", "HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA"}
+
+
+def _one_script(label: str) -> bool:
+    """Whether the letters of a label are all of one script (by their Unicode names: digits,
+    hyphens and combining marks belong to none)."""
+    scripts = set()
+    for char in label:
+        if char.isdigit() or char == "-":
+            continue
+        name = unicodedata.name(char, "")
+        if not name or name.startswith("COMBINING"):
+            continue
+        script = name.split(" ", 1)[0]
+        scripts.add("JAPANESE" if script in _JAPANESE else script)
+    return len(scripts) <= 1
 
 
 def split_email(raw: str) -> tuple[str, str]:

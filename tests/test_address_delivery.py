@@ -252,3 +252,47 @@ def test_an_international_domain_is_shown_as_people_write_it(
     for path in ["/hub/alerts/requests/", f"/hub/alerts/requests/{req.pk}/"]:
         page = client.get(path).content.decode()
         assert "hans@münchen.example" in page and "xn--" not in page, path
+
+
+def test_a_nameless_request_and_the_sign_in_show_the_domain_in_unicode(
+    client, site, full_admin, run_commits
+):
+    configure(site, require_confirmation=False, required_fields=[])
+    munich = "hans@xn--mnchen-3ya.example"
+    with run_commits():
+        client.post(f"/sites/{site.slug}/signup/", human({"email": munich}))
+    req = SignupRequest.objects.get(email_normalized=munich)
+    signin = client.post(f"/sites/{site.slug}/signin/", {"username": munich, "password": "x"})
+    assert 'value="hans@münchen.example"' in signin.content.decode()
+    client.force_login(full_admin)
+    pages = {p: client.get(p) for p in ["/hub/alerts/requests/", f"/hub/alerts/requests/{req.pk}/"]}
+    with run_commits():
+        pages["bulk"] = client.post(
+            "/hub/alerts/requests/bulk/", {"ids": [req.pk], "action": "approve"}, follow=True
+        )
+    pages["/hub/people/"] = client.get("/hub/people/")
+    for path, page in pages.items():
+        text = page.content.decode()
+        assert "hans@münchen.example" in text and "xn--" not in text, path
+
+
+def test_a_lookalike_domain_is_not_shown_as_the_one_it_imitates(
+    client, site, full_admin, run_commits
+):
+    """`xn--cme-5cd.example` is acme.example with a Cyrillic first letter: shown in Unicode it
+    would pass for it, so it is shown as browsers show it. One script is shown in Unicode."""
+    from sites.domains import display_email
+
+    assert display_email("a@xn--e1afmkfd.xn--p1ai") == "a@пример.рф"
+    assert display_email("a@xn--bck1b9a5dre4c.jp") == "a@ファッション.jp"
+    configure(site, require_confirmation=False)
+    lookalike = "ceo@xn--cme-5cd.example"
+    with run_commits():
+        client.post(
+            f"/sites/{site.slug}/signup/",
+            human({"email": lookalike, "first_name": "C", "last_name": "Eo"}),
+        )
+    req = SignupRequest.objects.get(email_normalized=lookalike)
+    client.force_login(full_admin)
+    page = client.get(f"/hub/alerts/requests/{req.pk}/").content.decode()
+    assert lookalike in page and "ceo@\u0430cme.example" not in page

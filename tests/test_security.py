@@ -56,6 +56,8 @@ def test_signup_is_limited_per_site_and_address(client, site, settings):
     assert post_signup(client, site, email="other@example.net").status_code == 200
     limited = post_signup(client, site, email="Same@example.net")
     assert "Too many sign-ups for this email address" in limited.content.decode()
+    french = post_signup(client, site, email="same@example.net", HTTP_ACCEPT_LANGUAGE="fr")
+    assert "Trop d’inscriptions pour cette adresse électronique" in french.content.decode()
     assert 0 < int(limited.headers["Retry-After"]) <= 3600
 
 
@@ -154,6 +156,42 @@ def test_strangers_failing_on_purpose_cannot_lock_the_owner_out_of_their_browser
     for value in [theirs, known.value.replace(":", ";", 1), "anything"]:
         stranger.cookies[KNOWN_DEVICE_COOKIE] = value
         assert stranger.post(path, right).status_code == 429
+
+
+def test_a_password_change_ends_every_browsers_exemption(site, full_admin, settings):
+    """The cookie names the account with its password: whoever had an old password keeps no
+    way around the account's limit."""
+    from django.test import Client
+
+    from selfsignup.ratelimits import KNOWN_DEVICE_COOKIE
+
+    settings.RATELIMIT_SIGNIN_PER_ACCOUNT = "3/15m"
+    right = {"username": "ana@acme.example", "password": factories.PASSWORD}
+    first = Client(REMOTE_ADDR="203.0.113.5").post("/hub/login/", right)
+    cookie = first.cookies[KNOWN_DEVICE_COOKIE].value
+    full_admin.set_password("a-new-secret-after-the-leak")
+    full_admin.save()
+    statuses = []
+    for number in range(5):
+        guesser = Client(REMOTE_ADDR=f"198.51.100.{number + 1}")
+        guesser.cookies[KNOWN_DEVICE_COOKIE] = cookie
+        statuses.append(guesser.post("/hub/login/", {**right, "password": "g"}).status_code)
+    assert statuses == [200, 200, 200, 429, 429]
+
+
+def test_the_sign_in_429_names_the_account_limit(site, full_admin, settings):
+    from django.test import Client
+
+    settings.RATELIMIT_SIGNIN_PER_ACCOUNT = "3/15m"
+    wrong = {"username": "ana@acme.example", "password": "guess"}
+    for _ in range(3):
+        Client(REMOTE_ADDR="198.51.100.9").post("/hub/login/", wrong)
+    locked = Client(REMOTE_ADDR="203.0.113.77").post(
+        "/hub/login/", {**wrong, "password": factories.PASSWORD}, HTTP_ACCEPT_LANGUAGE="fr"
+    )
+    page = locked.content.decode()
+    assert locked.status_code == 429
+    assert "Trop de connexions échouées avec cette adresse électronique" in page
 
 
 def test_limits_fail_open_when_the_cache_is_down(client, site, settings):
@@ -348,24 +386,29 @@ def test_bots_get_the_same_page_and_create_nothing(
 def test_a_start_time_hours_old_gets_the_form_again_with_a_new_one(
     client, site, run_commits, settings
 ):
-    """One page's signed start time can't serve a script for ever; the person who left the page
-    open sends it again, at once."""
+    """One page's signed start time can't serve a script for ever: past 6 hours the form comes
+    back with a new start time, which, like a new page's, must wait the minimum fill time."""
     from django.core import signing
 
     from signup.forms import STARTED_MAX_AGE, STARTED_SALT
 
     settings.SIGNUP_MIN_FILL_SECONDS = 5
+    settings.RATELIMIT_SIGNUP_PER_IP = "100/h"
     old = signing.dumps(time.time() - STARTED_MAX_AGE - 60, salt=STARTED_SALT)
     data = {"email": "late@example.net", "first_name": "L", "last_name": "Ate", "started": old}
+    url = f"/sites/{site.slug}/signup/"
     with run_commits():
-        again = client.post(f"/sites/{site.slug}/signup/", data)
+        again = client.post(url, data)
     assert again.status_code == 200 and again.context["form"].has_error("__all__", "stale")
     assert "open for a long time" in again.content.decode()
     assert 'value="late@example.net"' in again.content.decode()
     fresh = again.context["form"]["started"].value()
-    assert fresh != old
     with run_commits():
-        client.post(f"/sites/{site.slug}/signup/", {**data, "started": fresh})
+        # Sent back at once, as a script would: like any page, nothing is made.
+        assert client.post(url, {**data, "started": fresh}).status_code == 200
+        assert Submission.objects.count() + SignupRequest.objects.count() == 0
+        with mock.patch("signup.forms.time.time", return_value=time.time() + 6):
+            client.post(url, {**data, "started": fresh})
     assert Submission.objects.count() + SignupRequest.objects.count() == 1
 
 
