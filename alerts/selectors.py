@@ -10,7 +10,7 @@ from orgs.models import Administrator
 from orgs.permissions import sites_visible_to
 from orgs.services import is_elsewhere
 from selfsignup.params import text_param
-from selfsignup.search import email_or_name_contains
+from selfsignup.search import search_matches
 from signup.models import SignupRequest
 from sites.models import Site
 
@@ -62,9 +62,7 @@ def request_queue(
     if filters.status != "all":
         requests = requests.filter(status=filters.status)
     if filters.query:
-        words = filters.query.split()
-        for word in words[:5]:
-            requests = requests.filter(email_or_name_contains(word))
+        requests = requests.filter(search_matches(filters.query))
     return requests
 
 

@@ -7,7 +7,7 @@ from django.db.models.expressions import RawSQL
 
 from orgs.models import Administrator, HostLicense, Person
 from orgs.permissions import audit_visible_to, people_visible_to, sites_visible_to
-from selfsignup.search import email_or_name_contains
+from selfsignup.search import search_matches
 from sites.domains import InvalidDomain, normalize_email
 from sites.models import Site
 
@@ -59,7 +59,7 @@ def people_list(admin: Administrator, *, query: str = "") -> QuerySet[Person]:
         .prefetch_related(Prefetch("licenses", queryset=licenses))
     )
     if query:
-        people = people.filter(email_or_name_contains(query))
+        people = people.filter(search_matches(query))
     return people
 
 

@@ -13,7 +13,7 @@ from orgs import selectors
 from orgs.forms import HubLoginForm, PersonForm
 from orgs.permissions import can_add_people, hub_view
 from orgs.services import EmailInOtherOrganization, PersonExists, person_create_manually
-from selfsignup.pagination import keyset_page
+from selfsignup.pagination import keyset_page, query_without_cursor
 from selfsignup.params import text_param
 from selfsignup.ratelimits import limit_signins
 from sites.domains import InvalidDomain
@@ -46,6 +46,7 @@ def people(request: HttpRequest) -> HttpResponse:
         "nav": "people",
         "page": page,
         "query": query,
+        "query_string": query_without_cursor(request.GET),
         "can_add": can_add_people(request.admin),
     }
     return render(request, "orgs/people.html", context)

@@ -11,6 +11,18 @@ from django.db import NotSupportedError
 from django.db.migrations.operations.base import Operation
 from django.db.models import Q
 
+# Words of a search beyond these are ignored: each is one more indexed condition.
+MAX_SEARCH_WORDS = 5
+
+
+def search_matches(query: str) -> Q:
+    """Rows matching every word of `query` (at most MAX_SEARCH_WORDS): "Nora Smith", as a
+    row shows the name, finds her."""
+    found = Q()
+    for word in query.split()[:MAX_SEARCH_WORDS]:
+        found &= email_or_name_contains(word)
+    return found
+
 
 def email_or_name_contains(word: str) -> Q:
     """Rows whose normalized email, first name or last name contains `word`, in any case. A

@@ -73,6 +73,24 @@ def test_people_search_and_tenant(client, full_admin, org, other_org):
     assert b"nora@" not in client.get("/hub/people/", {"q": "zzz"}).content
 
 
+def test_people_search_finds_a_name_as_shown_and_keeps_to_its_pages(client, full_admin, org):
+    """ "Nora Smith", as the row shows it, finds her; the next page is still the search's."""
+    import re
+
+    for number in range(60):  # interleaved: a next page without the search shows the others
+        factories.PersonFactory(
+            organization=org, email=f"n{number}@example.net", first_name="Nora", last_name="Smith"
+        )
+        factories.PersonFactory(organization=org, email=f"z{number}@example.net", first_name="Zed")
+    client.force_login(full_admin)
+    first = client.get("/hub/people/", {"q": "Nora Smith"}).content.decode()
+    rows = re.compile(r">n\d+@example\.net<")
+    assert len(rows.findall(first)) == 50 and "z1@" not in first
+    next_link = re.search(r'rel="next" href="\?([^"]+)"', first).group(1).replace("&amp;", "&")
+    second = client.get(f"/hub/people/?{next_link}").content.decode()
+    assert len(rows.findall(second)) == 10 and "z1@" not in second
+
+
 def test_site_admin_sees_people_of_their_sites_only(client, site, other_site, site_admin):
     mine = factories.PersonFactory(organization=site.organization, email="mine@example.net")
     factories.HostLicenseFactory(person=mine, site=other_site)
