@@ -22,8 +22,9 @@ def _textarea(rows: int = 4) -> forms.Textarea:
     return forms.Textarea(attrs={"rows": rows, "spellcheck": "false", "class": "input"})
 
 
-# Room for MAX_PATTERNS_A_LIST domains of ordinary length (about 100 characters each).
-PATTERN_LIST_MAX_LENGTH = 1_000_000
+# Room for MAX_PATTERNS_A_LIST domains of ordinary length (100 characters each) with their line
+# breaks (CRLF from a browser): past this, the list's own count limit would never be reached.
+PATTERN_LIST_MAX_LENGTH = 1_100_000
 
 
 class SiteSettingsForm(forms.Form):
