@@ -37,6 +37,20 @@ class SettingsInvalid(Exception):
         self.errors = errors
 
 
+class SettingsChanged(Exception):
+    """Someone saved the site's settings after the page being sent was shown: saving it would
+    undo their save without anyone having seen it."""
+
+    def __init__(self, site: Site):
+        super().__init__(site.pk)
+        self.site = site
+
+
+def settings_version(site: Site) -> str:
+    """What a settings page sends back to say which save it was shown after ("" before any)."""
+    return site.settings_updated_at.isoformat() if site.settings_updated_at else ""
+
+
 @dataclass
 class SettingsValues:
     """Account Management settings as entered (pattern lists and addresses not yet parsed)."""
@@ -216,13 +230,18 @@ def site_settings_update(
     acting_user: User | None,
     values: SettingsValues,
     decide_pending: bool = False,
+    seen_version: str | None = None,
 ) -> Site:
     """Save a site's Account Management settings and record what changed in the audit trail.
 
     With `decide_pending`, the saved rules then decide the site's pending requests: the wish is
-    stored with the settings (and audited), and a task carries it out after the commit."""
+    stored with the settings (and audited), and a task carries it out after the commit. With
+    `seen_version` (from the page), nothing is saved if the settings were saved since: raises
+    SettingsChanged."""
     with transaction.atomic():
         site = Site.objects.select_for_update().get(pk=site_id)
+        if seen_version is not None and seen_version != settings_version(site):
+            raise SettingsChanged(site)
         parsed = settings_validate(site=site, values=values)
         changes: dict[str, object] = {}
         for name, new in _scalar_settings(parsed).items():

@@ -1,8 +1,11 @@
 """The hub's Meetings › Sites pages and a site's Account Management settings."""
 
 from django.contrib import messages
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -11,7 +14,12 @@ from sites.decision import decide
 from sites.domains import normalize_email
 from sites.forms import AddressTestForm, SiteSettingsForm
 from sites.selectors import Impact, proposed_settings_impact, saved_settings_impact
-from sites.services import SettingsInvalid, site_settings_update
+from sites.services import (
+    SettingsChanged,
+    SettingsInvalid,
+    settings_version,
+    site_settings_update,
+)
 
 
 @hub_view
@@ -44,6 +52,9 @@ def _unseen_impact(request: HttpRequest, site, form: SiteSettingsForm) -> Impact
     return impact
 
 
+SETTINGS_CHANGED = "settings_changed"
+
+
 def _save(
     request: HttpRequest, site, form: SiteSettingsForm, *, decide_pending: bool
 ) -> HttpResponse | None:
@@ -55,10 +66,22 @@ def _save(
             acting_user=request.user,
             values=form.values(),
             decide_pending=decide_pending,
+            seen_version=request.POST.get("settings_version"),
         )
     except SettingsInvalid as exc:
         for field, errors in exc.errors.items():
             form.add_error(field, errors)
+        return None
+    except SettingsChanged as exc:
+        changed = exc.site
+        by = changed.settings_updated_by
+        who = by.display_name if by else _("Someone")
+        message = _(
+            "%(who)s saved these settings at %(when)s, after this page was shown. Nothing is "
+            "saved: the form below still holds your changes. Check them against the settings "
+            "now saved (in the audit trail), then save again."
+        ) % {"who": who, "when": date_format(localtime(changed.settings_updated_at), "H:i")}
+        form.add_error(None, ValidationError(message, code=SETTINGS_CHANGED))
         return None
     if decide_pending:
         messages.success(
@@ -68,6 +91,17 @@ def _save(
     else:
         messages.success(request, _("Settings saved."))
     return redirect("hub:site_settings", slug=site.slug)
+
+
+def _shown_version(request: HttpRequest, site, form: SiteSettingsForm) -> str:
+    """The save the page goes on standing for: the one it was first shown after, until it has
+    said that someone saved since (then it stands for that one, which it now names)."""
+    if request.method != "POST":
+        return settings_version(site)
+    if form.has_error(NON_FIELD_ERRORS, SETTINGS_CHANGED):
+        site.refresh_from_db(fields=["settings_updated_at", "settings_updated_by"])
+        return settings_version(site)
+    return request.POST.get("settings_version", settings_version(site))
 
 
 @hub_view
@@ -88,6 +122,7 @@ def site_settings(request: HttpRequest, slug: str) -> HttpResponse:
         "nav": "sites",
         "site": site,
         "form": form,
+        "settings_version": _shown_version(request, site, form),
         "impact": unseen if unseen is not None else saved_settings_impact(site),
         "confirm_decide": unseen is not None,
         "test_form": test_form,

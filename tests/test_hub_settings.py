@@ -13,6 +13,7 @@ from alerts.services import rules_sweep
 from alerts.tasks import apply_rules_to_pending
 from signup.models import SignupRequest
 from sites.models import DomainPattern, Site
+from sites.services import SettingsValues, site_settings_update
 from tests import factories
 
 LABELS = [
@@ -252,6 +253,62 @@ def test_save_saves_and_pending_requests_wait_unless_the_rules_are_asked_to_deci
 def _seen(html: str) -> dict:
     """What the page showed, as its form sends it back."""
     return dict(re.findall(r'name="(seen_impact)" value="(\w*)"', html))
+
+
+def _version(html: str) -> dict:
+    """Which save the page was shown after, as its form sends it back."""
+    return dict(re.findall(r'name="(settings_version)" value="([^"]*)"', html))
+
+
+def test_a_page_shown_before_another_save_does_not_undo_it(client, full_admin, org, site):
+    """Bea changes who is notified on a page shown before Ana added a reject rule: saving it
+    would remove Ana's rule unseen. Nothing is saved; Bea's changes stay on the page, which
+    names Ana's save and, sent again, saves."""
+    bea = factories.AdministratorFactory(
+        organization=org, user=factories.UserFactory(email="bea@acme.example", full_name="Bea")
+    ).user
+    client.force_login(bea)
+    beas_page = client.get(url(site)).content.decode()
+    client.force_login(full_admin)
+    anas = client.post(url(site), form_data(reject_entries="spam.example") | _version(beas_page))
+    assert anas.status_code == 302
+    client.force_login(bea)
+    stale = client.post(url(site), form_data(notify="site_admins") | _version(beas_page))
+    html = stale.content.decode()
+    assert stale.status_code == 200
+    assert "Ana Admin saved these settings at" in html and "Nothing is saved" in html
+    assert DomainPattern.objects.filter(site=site, pattern="spam.example").exists()
+    site.refresh_from_db()
+    assert site.notify == "full_admins"
+    assert stale.context["form"]["notify"].value() == "site_admins"  # Bea's change is kept
+    assert _version(html) != _version(beas_page)
+    again = client.post(url(site), form_data(notify="site_admins") | _version(html))
+    assert again.status_code == 302
+    site.refresh_from_db()
+    assert site.notify == "site_admins"
+    # A POST that doesn't come from the page (no version) is not held back.
+    plain = client.post(url(site), form_data(notify="full_admins"))
+    assert plain.status_code == 302
+
+
+def test_the_confirmation_step_stands_for_the_page_first_shown(client, full_admin, org, site):
+    """Asked to confirm what the rules decide, the page still stands for the save it was first
+    shown after: a save made meanwhile is not undone by confirming."""
+    factories.SignupRequestFactory(site=site, email="a@partner.example")
+    client.force_login(full_admin)
+    page = client.get(url(site)).content.decode()
+    values = SettingsValues.of(site)
+    values.reject_entries = ["spam.example"]
+    site_settings_update(site_id=site.pk, acting_user=None, values=values)
+    edited = form_data(approve_entries="partner.example") | _seen(page) | _version(page)
+    asked = client.post(url(site), edited | {"pending_action": "decide"})
+    assert "These settings decide 1 pending request now" in asked.content.decode()
+    assert _version(asked.content.decode()) == _version(page)
+    confirmed = client.post(
+        url(site), edited | _seen(asked.content.decode()) | {"pending_action": "decide"}
+    )
+    assert confirmed.status_code == 200 and "Nothing is saved" in confirmed.content.decode()
+    assert DomainPattern.objects.filter(site=site, pattern="spam.example").exists()
 
 
 def test_deciding_by_figures_not_shown_asks_first_and_saves_nothing(
