@@ -3,6 +3,7 @@ the app's, and each access line carries the request id the app answered with."""
 
 import json
 import traceback
+from datetime import UTC, datetime
 
 from gunicorn.glogging import Logger
 
@@ -28,8 +29,15 @@ class JsonAccessLogger(Logger):
             return
         # Header atoms are keyed in lower case; a missing one is "-", as in gunicorn's own lines.
         atoms = self.atoms(resp, req, environ, request_time)
-        entry = {"time": atoms["t"], "level": "INFO", "logger": "gunicorn.access"}
+        # The time and the status as the app's own lines write them (ISO 8601, a number).
+        entry = {
+            "time": datetime.now(UTC).isoformat(),
+            "level": "INFO",
+            "logger": "gunicorn.access",
+        }
         entry |= {name: atoms.get(atom, "-") for name, atom in ACCESS_FIELDS.items()}
+        if str(entry["status"]).isdigit():
+            entry["status"] = int(entry["status"])
         entry["path"] = redact_links(entry["path"])
         try:
             self.access_log.info("%s", json.dumps(entry, ensure_ascii=False))

@@ -3,6 +3,7 @@
 import json
 import logging
 import runpy
+from datetime import datetime
 from pathlib import Path
 from unittest import mock
 
@@ -73,6 +74,12 @@ def test_gunicorn_access_lines_stay_one_json_object_whatever_the_path():
     entry = json.loads(line)
     assert entry["path"] == '/x\\\n{"level": 1}' and entry["request_id"] == "abc"
     assert entry["status"] == "-"
+    assert datetime.fromisoformat(entry["time"]).tzinfo is not None
+    atoms |= {"s": "200", "B": 512, "M": 3}
+    with mock.patch.object(config["Logger"], "atoms", return_value=atoms):
+        logger.access(None, None, {}, None)
+    entry = json.loads(logger.access_log.info.call_args.args[1])
+    assert (entry["status"], entry["bytes"], entry["duration_ms"]) == (200, 512, 3)
 
 
 def test_link_tokens_never_reach_the_logs(client, site):

@@ -523,9 +523,30 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
-def test_deploy_check_is_clean_with_production_settings():
-    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION)
+@pytest.mark.parametrize("redirect", [{}, {"SECURE_SSL_REDIRECT": "0"}])
+def test_deploy_check_is_clean_with_production_settings(redirect):
+    """Also with the redirect to HTTPS left to the proxy, as the README says it may be."""
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION | redirect)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DEBUG", "ture"),
+        ("SECURE_SSL_REDIRECT", "ture"),
+        ("RATELIMIT_SIGNUP_PER_IP", "600 per hour"),
+        ("RATELIMIT_SIGNIN_PER_ACCOUNT", "lots"),
+        ("REDIS_URL", "127.0.0.1:6379"),
+        ("ALLOWED_HOSTS", ""),
+    ],
+)
+def test_a_malformed_setting_refuses_to_start(name, value):
+    """Read quietly, each of these would turn a protection off, answer every sign-up or sign-in
+    with a 500, or leave every page 400 behind a health check saying all is well."""
+    result = run_manage("check", env=PRODUCTION | {name: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and name in result.stderr
 
 
 @pytest.mark.parametrize("key", ["", "short", "django-insecure-" + "x" * 60, "a" * 60])
