@@ -144,13 +144,17 @@ def person_create_manually(
             .prefetch_related("sites")
             .first()
         )
-        template_sites = list(template.sites.all()) if template else []
+        template_sites = (
+            sorted(template.sites.all(), key=lambda site: site.name) if template else []
+        )
         licenses_grant(
             person=person,
             sites=template_sites,
             source=HostLicense.Source.TEMPLATE,
             acting_user=acting_user,
         )
+        if template_sites:
+            _host_added_email(person, template_sites[0], acting_user)
         audit_record(
             organization_id=organization.pk,
             action=AuditEvent.Action.PERSON_CREATED,
@@ -162,6 +166,19 @@ def person_create_manually(
             },
         )
     return person
+
+
+def _host_added_email(person: Person, site: Site, acting_user: User) -> None:
+    """Tell a person added with a license how to sign in: one email, for the first site (a
+    password chosen there signs them in on every site)."""
+    from mail.services import email_queue_many
+    from signup.emails import host_added
+    from signup.tokens import new_nonce
+
+    if person.user_id is None:
+        person.activation_nonce = new_nonce()
+        person.save(update_fields=["activation_nonce"])
+    email_queue_many([host_added(person=person, site=site, added_by=acting_user.display_name)])
 
 
 class PersonExists(Exception):

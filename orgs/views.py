@@ -69,6 +69,10 @@ def person_add(request: HttpRequest) -> HttpResponse:
         except (PersonExists, EmailInOtherOrganization, InvalidDomain):
             form.add_error("email", _("Someone already has this address."))
         else:
-            messages.success(request, _("%(name)s was added.") % {"name": person.display_name})
+            if person.licenses.exists():  # the template gave licenses: an email went out
+                message = _("%(name)s was added; an email tells them how to sign in.")
+            else:
+                message = _("%(name)s was added.")
+            messages.success(request, message % {"name": person.display_name})
             return redirect("hub:people")
     return render(request, "orgs/person_add.html", {"nav": "people", "form": form})

@@ -103,3 +103,31 @@ def already_host(
         context["activate_url"] = site_link(site, "activate", token=token)
     kind = EmailKind.ALREADY_HOST
     return EmailSpec(kind, deliverable_email(to), context, language, cause, site.organization_id)
+
+
+def host_added(*, person: Person, site: Site, added_by: str) -> EmailSpec:
+    """A person an administrator added by hand, with a license on `site`: the activation link
+    while they have no login (their activation nonce must be set), the sign-in link otherwise."""
+    organization = site.organization
+    context: dict[str, object] = {
+        "site_name": site.name,
+        "site_url": site_link(site, "home"),
+        "signin_url": site_link(site, "signin"),
+        "first_name": person.first_name,
+        "email": person.email,
+        "added_by": added_by,
+        "organization_name": organization.name,
+    }
+    if person.user_id is None:
+        token = activation_token(
+            person_id=person.pk, site_id=site.pk, nonce=person.activation_nonce
+        )
+        context["activate_url"] = site_link(site, "activate", token=token)
+    return EmailSpec(
+        EmailKind.HOST_READY,
+        deliverable_email(person.email),
+        context,
+        organization.language,
+        f"person:{person.pk}:added",
+        organization.pk,
+    )

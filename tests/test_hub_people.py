@@ -42,6 +42,45 @@ def test_template_applies_to_people_added_by_hand_only(
     assert page.count("Ana Admin") >= 3  # the topbar and both rows
 
 
+def test_a_person_added_with_licenses_is_told_how_to_sign_in(
+    client, full_admin, site, other_site, template_sites, outbox, run_commits
+):
+    """One email, for the first of their sites: an activation link (they have no login yet),
+    in the organization's language; the password chosen signs them in."""
+    import re
+
+    site.organization.language = "fr"
+    site.organization.save()
+    client.force_login(full_admin)
+    with run_commits():
+        added = client.post(
+            "/hub/people/add/",
+            {"email": "hand@example.net", "first_name": "Léa", "last_name": "M"},
+            follow=True,
+        )
+    assert "an email tells them how to sign in" in added.content.decode()
+    (message,) = [m for m in outbox if m.to == ["hand@example.net"]]
+    first = min(template_sites, key=lambda s: s.name)
+    assert message.subject == f"Votre compte organisateur est prêt : {first.name}"
+    assert "Ana Admin vous a ajouté" in message.body
+    link = re.search(r"(http://\S+/activate/\S+/)", message.body).group(1)
+    client.logout()
+    path = link.split("//", 1)[1].split("/", 1)[1]
+    password = {"password1": "a-long-pass-phrase-9", "password2": "a-long-pass-phrase-9"}
+    assert client.post(f"/{path}", password).status_code == 302
+    assert Person.objects.get(email_normalized="hand@example.net").user is not None
+
+
+def test_a_person_added_without_a_license_gets_no_email(client, full_admin, outbox, run_commits):
+    client.force_login(full_admin)
+    with run_commits():
+        client.post(
+            "/hub/people/add/", {"email": "bare@example.net", "first_name": "B", "last_name": "A"}
+        )
+    assert Person.objects.filter(email_normalized="bare@example.net").exists()
+    assert not [m for m in outbox if m.to == ["bare@example.net"]]
+
+
 def test_add_person_refuses_a_known_address(client, full_admin, other_org):
     factories.PersonFactory(organization=other_org, email="gus@globex.example")
     client.force_login(full_admin)
