@@ -127,8 +127,9 @@ def licenses_grant(
 
 def person_create_manually(
     *, organization: Organization, email: str, fields: dict, acting_user: User
-) -> Person:
-    """Add a person by hand: the one path that applies the automatic license template."""
+) -> tuple[Person, Site | None]:
+    """Add a person by hand: the one path that applies the automatic license template. Returns
+    the person and the site whose "host account ready" email they were sent (None: none)."""
     with transaction.atomic():
         person, created = person_get_or_create(
             organization=organization,
@@ -153,8 +154,10 @@ def person_create_manually(
             source=HostLicense.Source.TEMPLATE,
             acting_user=acting_user,
         )
-        if template_sites:
-            _host_added_email(person, template_sites[0], acting_user)
+        # Activation happens on a site that takes its own sign-ins: not a government or SSO one.
+        emailed_for = next((site for site in template_sites if site.signup_supported), None)
+        if emailed_for is not None:
+            _host_added_email(person, emailed_for, acting_user)
         audit_record(
             organization_id=organization.pk,
             action=AuditEvent.Action.PERSON_CREATED,
@@ -165,12 +168,12 @@ def person_create_manually(
                 "template_licenses": [site.slug for site in template_sites],
             },
         )
-    return person
+    return person, emailed_for
 
 
 def _host_added_email(person: Person, site: Site, acting_user: User) -> None:
-    """Tell a person added with a license how to sign in: one email, for the first site (a
-    password chosen there signs them in on every site)."""
+    """Tell a person added with a license how to sign in: one email, for `site` (a password
+    chosen there signs them in on every site)."""
     from mail.services import email_queue_many
     from signup.emails import host_added
     from signup.tokens import new_nonce

@@ -60,7 +60,7 @@ def person_add(request: HttpRequest) -> HttpResponse:
     form = PersonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            person = person_create_manually(
+            person, emailed_for = person_create_manually(
                 organization=request.admin.organization,
                 email=form.cleaned_data["email"],
                 fields=form.cleaned_data,
@@ -69,7 +69,7 @@ def person_add(request: HttpRequest) -> HttpResponse:
         except (PersonExists, EmailInOtherOrganization, InvalidDomain):
             form.add_error("email", _("Someone already has this address."))
         else:
-            if person.licenses.exists():  # the template gave licenses: an email went out
+            if emailed_for is not None:
                 message = _("%(name)s was added; an email tells them how to sign in.")
             else:
                 message = _("%(name)s was added.")

@@ -41,7 +41,7 @@ def env_rate(name: str, *, default: str) -> str:
     """A django-ratelimit rate (`5/h`, `10/15m`); a malformed one would fail every request it
     limits, so it refuses to start instead."""
     rate = env.str(name, default=default)
-    if not re.fullmatch(r"\d+/\d*[smhd]", rate):
+    if not re.fullmatch(r"\d+/([1-9]\d*)?[smhd]", rate):
         raise ImproperlyConfigured(f"{name} must be a rate such as 5/h or 10/15m, not {rate!r}.")
     return rate
 
@@ -188,8 +188,9 @@ STORAGES = {
 # --- Redis: broker, cache ---------------------------------------------------------------------
 
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL and urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
-    raise ImproperlyConfigured("REDIS_URL must be a redis://, rediss:// or unix:// URL.")
+# The cache and Celery's broker both take it: Celery has no unix:// transport.
+if REDIS_URL and urlsplit(REDIS_URL).scheme not in ("redis", "rediss"):
+    raise ImproperlyConfigured("REDIS_URL must be a redis:// or rediss:// URL.")
 
 if REDIS_URL:
     CACHES = {

@@ -74,6 +74,9 @@ def _save(
         return None
     except SettingsChanged as exc:
         changed = exc.site
+        # The page now stands for the save it names (not a later one it hasn't shown).
+        site.settings_updated_at = changed.settings_updated_at
+        site.settings_updated_by = changed.settings_updated_by
         by = changed.settings_updated_by
         who = by.display_name if by else _("Someone")
         message = _(
@@ -99,8 +102,7 @@ def _shown_version(request: HttpRequest, site, form: SiteSettingsForm) -> str:
     if request.method != "POST":
         return settings_version(site)
     if form.has_error(NON_FIELD_ERRORS, SETTINGS_CHANGED):
-        site.refresh_from_db(fields=["settings_updated_at", "settings_updated_by"])
-        return settings_version(site)
+        return settings_version(site)  # the save the page now names (see `_save`)
     return request.POST.get("settings_version", settings_version(site))
 
 

@@ -71,6 +71,43 @@ def test_a_person_added_with_licenses_is_told_how_to_sign_in(
     assert Person.objects.get(email_normalized="hand@example.net").user is not None
 
 
+def test_the_email_is_for_a_site_that_takes_its_own_sign_ins(
+    client, full_admin, org, site, outbox, run_commits
+):
+    """Government and SSO sites sign nobody in with a password: the activation link is for the
+    first site that does, and with none there is no email."""
+    from sites.models import Site
+
+    gov = factories.SiteFactory(
+        organization=org,
+        name="Aardvark",
+        slug="aardvark",
+        kind=Site.Kind.GOVERNMENT,
+        signup_enabled=False,
+    )
+    sso = factories.SiteFactory(
+        organization=org, name="Abacus", slug="abacus", sso_enabled=True, signup_enabled=False
+    )
+    template = factories.LicenseTemplateFactory(organization=org)
+    template.sites.set([gov, sso, site])
+    client.force_login(full_admin)
+    with run_commits():
+        client.post(
+            "/hub/people/add/", {"email": "g@example.net", "first_name": "G", "last_name": "V"}
+        )
+    (message,) = [m for m in outbox if m.to == ["g@example.net"]]
+    assert message.subject.endswith(site.name) and f"/sites/{site.slug}/activate/" in message.body
+    template.sites.set([gov, sso])
+    with run_commits():
+        added = client.post(
+            "/hub/people/add/",
+            {"email": "h@example.net", "first_name": "H", "last_name": "V"},
+            follow=True,
+        )
+    assert not [m for m in outbox if m.to == ["h@example.net"]]
+    assert "H V was added." in added.content.decode()
+
+
 def test_a_person_added_without_a_license_gets_no_email(client, full_admin, outbox, run_commits):
     client.force_login(full_admin)
     with run_commits():

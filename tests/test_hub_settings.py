@@ -291,6 +291,39 @@ def test_a_page_shown_before_another_save_does_not_undo_it(client, full_admin, o
     assert plain.status_code == 302
 
 
+def test_the_page_naming_a_save_stands_for_that_save_not_a_later_one(client, full_admin, org, site):
+    """Carl saves between Ana's refused save and the page that names Bea's: sent again, that
+    page is refused too (it never showed Carl's)."""
+    from sites import views as site_views
+    from sites.services import SettingsChanged
+
+    carl = factories.UserFactory(email="carl@acme.example", full_name="Carl")
+    client.force_login(full_admin)
+    page = client.get(url(site)).content.decode()
+    bea = factories.UserFactory(email="bea@acme.example", full_name="Bea")
+    values = SettingsValues.of(site)
+    values.reject_entries = ["spam.example"]
+    site_settings_update(site_id=site.pk, acting_user=bea, values=values)
+    real = site_views.site_settings_update
+
+    def carl_saves_meanwhile(**kwargs):
+        try:
+            return real(**kwargs)
+        except SettingsChanged:
+            values.reject_entries = ["spam.example", "carl.example"]
+            real(site_id=site.pk, acting_user=carl, values=values)
+            raise
+
+    with mock.patch.object(site_views, "site_settings_update", carl_saves_meanwhile):
+        named = client.post(url(site), form_data(notify="site_admins") | _version(page))
+    assert "Bea saved these settings" in named.content.decode()
+    again = client.post(
+        url(site), form_data(notify="site_admins") | _version(named.content.decode())
+    )
+    assert "Carl saved these settings" in again.content.decode()
+    assert DomainPattern.objects.filter(site=site, pattern="carl.example").exists()
+
+
 def test_the_confirmation_step_stands_for_the_page_first_shown(client, full_admin, org, site):
     """Asked to confirm what the rules decide, the page still stands for the save it was first
     shown after: a save made meanwhile is not undone by confirming."""

@@ -537,7 +537,9 @@ def test_deploy_check_is_clean_with_production_settings(redirect):
         ("SECURE_SSL_REDIRECT", "ture"),
         ("RATELIMIT_SIGNUP_PER_IP", "600 per hour"),
         ("RATELIMIT_SIGNIN_PER_ACCOUNT", "lots"),
+        ("RATELIMIT_SIGNUP_PER_IP", "5/0m"),  # a window of no time: a division by zero
         ("REDIS_URL", "127.0.0.1:6379"),
+        ("REDIS_URL", "unix:///tmp/redis.sock"),  # also Celery's broker, which has no unix://
         ("ALLOWED_HOSTS", ""),
     ],
 )
