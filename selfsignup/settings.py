@@ -37,6 +37,15 @@ def env_flag(name: str, *, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false (1/0, yes/no, on/off), not {raw!r}.")
 
 
+def env_number(name: str, *, default: int, minimum: int = 0) -> int:
+    """A whole number of at least `minimum`: a zero e-mail time-out or number of tries, say,
+    would fail every email rather than refuse to start."""
+    value = env.int(name, default=default)
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
 def env_rate(name: str, *, default: str) -> str:
     """A django-ratelimit rate (`5/h`, `10/15m`); a malformed one would fail every request it
     limits, so it refuses to start instead."""
@@ -145,7 +154,7 @@ else:
     # A database that doesn't answer fails a request (and /healthz) in seconds, not minutes.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
 # Persistent connections: opening one per request costs most of a sign-up's time.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_MAX_AGE"] = env_number("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -222,7 +231,7 @@ RATELIMIT_VIEW = "selfsignup.ratelimits.too_many"
 RATELIMIT_IP_META_KEY = "selfsignup.net.client_ip"
 # How many reverse proxies (load balancer, nginx...) stand in front of the app and append to
 # X-Forwarded-For; 0 trusts only the connection's address.
-TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+TRUSTED_PROXIES = env_number("TRUSTED_PROXIES", default=0)
 RATELIMIT_SIGNUP_PER_IP = env_rate("RATELIMIT_SIGNUP_PER_IP", default="600/h")
 RATELIMIT_SIGNUP_PER_ADDRESS = env_rate("RATELIMIT_SIGNUP_PER_ADDRESS", default="5/h")
 RATELIMIT_SIGNIN_PER_IP = env_rate("RATELIMIT_SIGNIN_PER_IP", default="30/5m")
@@ -231,6 +240,8 @@ RATELIMIT_SIGNIN_PER_ACCOUNT = env_rate("RATELIMIT_SIGNIN_PER_ACCOUNT", default=
 # taken for a script's and ignored. Off by default: browser autofill and assistive tools fill a
 # form in well under a second, and a person whose sign-up is dropped is never told.
 SIGNUP_MIN_FILL_SECONDS = env.float("SIGNUP_MIN_FILL_SECONDS", default=0.0)
+if SIGNUP_MIN_FILL_SECONDS < 0:
+    raise ImproperlyConfigured("SIGNUP_MIN_FILL_SECONDS must be 0 (off) or more.")
 
 # --- Email ------------------------------------------------------------------------------------
 
@@ -242,21 +253,23 @@ if "EMAIL_URL" in env:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=VAR_DIR / "mail")
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+EMAIL_TIMEOUT = env_number("EMAIL_TIMEOUT", default=10, minimum=1)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Meetings <no-reply@meetings.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # How many times an email is tried before it is marked failed, and the first retry delay.
-OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=6)
-OUTBOX_RETRY_BASE_SECONDS = env.int("OUTBOX_RETRY_BASE_SECONDS", default=30)
-OUTBOX_SENDING_TIMEOUT_SECONDS = env.int("OUTBOX_SENDING_TIMEOUT_SECONDS", default=300)
+OUTBOX_MAX_ATTEMPTS = env_number("OUTBOX_MAX_ATTEMPTS", default=6, minimum=1)
+OUTBOX_RETRY_BASE_SECONDS = env_number("OUTBOX_RETRY_BASE_SECONDS", default=30, minimum=1)
+OUTBOX_SENDING_TIMEOUT_SECONDS = env_number(
+    "OUTBOX_SENDING_TIMEOUT_SECONDS", default=300, minimum=1
+)
 # The sweeps take rows left waiting this long (a broker outage, a dead worker), this often.
-OUTBOX_SWEEP_AFTER_SECONDS = env.int("OUTBOX_SWEEP_AFTER_SECONDS", default=60)
-SUBMISSION_SWEEP_AFTER_SECONDS = env.int("SUBMISSION_SWEEP_AFTER_SECONDS", default=60)
+OUTBOX_SWEEP_AFTER_SECONDS = env_number("OUTBOX_SWEEP_AFTER_SECONDS", default=60)
+SUBMISSION_SWEEP_AFTER_SECONDS = env_number("SUBMISSION_SWEEP_AFTER_SECONDS", default=60)
 # A rule run asked for by an administrator and not done within this is published again.
-RULES_SWEEP_AFTER_SECONDS = env.int("RULES_SWEEP_AFTER_SECONDS", default=600)
+RULES_SWEEP_AFTER_SECONDS = env_number("RULES_SWEEP_AFTER_SECONDS", default=600)
 # A wake-up whose run was lost (the broker lost the message) stops holding others back after this.
-SUBMISSION_WAKE_TTL_SECONDS = env.int("SUBMISSION_WAKE_TTL_SECONDS", default=60)
+SUBMISSION_WAKE_TTL_SECONDS = env_number("SUBMISSION_WAKE_TTL_SECONDS", default=60, minimum=1)
 SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=60.0)
 
 # --- Celery -----------------------------------------------------------------------------------
@@ -295,7 +308,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 # Workers keep their database connection between tasks (Celery closes it after each task
 # otherwise, whatever CONN_MAX_AGE says); stale or broken ones are dropped before each task.
-CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
+CELERY_DB_REUSE_MAX = env_number("CELERY_DB_REUSE_MAX", default=1000, minimum=1)
 # A sweep not started within its period is dropped: while the workers are down, beat would
 # otherwise pile up a day's sweeps for them to run on their return.
 _SWEEP = {"schedule": SWEEP_INTERVAL_SECONDS, "options": {"expires": SWEEP_INTERVAL_SECONDS}}
@@ -314,7 +327,7 @@ CELERY_BEAT_SCHEDULE = {
 SIGNUP_CONFIRMATION_MAX_AGE = 24 * 3600
 SIGNUP_ACTIVATION_MAX_AGE = 7 * 24 * 3600
 # A repeated sign-up re-sends its email at most once in this many seconds.
-SIGNUP_RESEND_INTERVAL = env.int("SIGNUP_RESEND_INTERVAL", default=300)
+SIGNUP_RESEND_INTERVAL = env_number("SIGNUP_RESEND_INTERVAL", default=300)
 
 # --- Security ---------------------------------------------------------------------------------
 
@@ -337,7 +350,7 @@ CONTENT_SECURITY_POLICY = {
 }
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+SESSION_COOKIE_AGE = env_number("SESSION_COOKIE_AGE", default=8 * 3600, minimum=60)
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -349,7 +362,7 @@ if not DEBUG:
         SILENCED_SYSTEM_CHECKS.append("security.W008")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_SECONDS = env_number("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 

@@ -540,6 +540,9 @@ def test_deploy_check_is_clean_with_production_settings(redirect):
         ("RATELIMIT_SIGNUP_PER_IP", "5/0m"),  # a window of no time: a division by zero
         ("REDIS_URL", "127.0.0.1:6379"),
         ("REDIS_URL", "unix:///tmp/redis.sock"),  # also Celery's broker, which has no unix://
+        ("EMAIL_TIMEOUT", "0"),  # every SMTP connection would time out at once
+        ("OUTBOX_MAX_ATTEMPTS", "0"),
+        ("SIGNUP_MIN_FILL_SECONDS", "-3"),
         ("ALLOWED_HOSTS", ""),
     ],
 )
