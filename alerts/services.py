@@ -26,6 +26,7 @@ from orgs.services import (
     person_get_or_create,
     profile_from_fields,
 )
+from selfsignup.moments import moment
 from selfsignup.queueing import enqueue
 from signup import emails
 from signup.models import SignupRequest
@@ -60,13 +61,7 @@ def not_pending_message(req: SignupRequest) -> str:
     """“Already approved by Ana Admin at 10:42”, or why the request can't be decided."""
     if req.status == SignupRequest.Status.UNCONFIRMED:
         return _("This request waits for its email address to be confirmed.")
-    when = timezone.localtime(req.decided_at)
-    at = (
-        when.strftime("%H:%M %Z")
-        if when.date() == timezone.localdate()
-        else (when.strftime("%Y-%m-%d %H:%M %Z"))
-    )
-    values = {"who": req.decider_label, "when": at}
+    values = {"who": req.decider_label, "when": moment(req.decided_at)}
     if req.status == SignupRequest.Status.APPROVED:
         return _("Already approved by %(who)s at %(when)s") % values
     return _("Already rejected by %(who)s at %(when)s") % values

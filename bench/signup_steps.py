@@ -10,7 +10,6 @@ way, whole. Steps nest as they run: the INSERT includes the wake-up, which runs 
 import collections
 import functools
 import io
-import re
 import secrets
 import sys
 import time
@@ -78,13 +77,12 @@ def _call(app, method: str, path: str, body: bytes = b"", cookie: str = ""):
 
 def _signup_poster(app) -> Callable[[int], None]:
     from bench.signup_web import SIGNUP_PATH
+    from bench.wrk import form_tokens_in
 
     _status, headers, page = _call(app, "GET", SIGNUP_PATH)
-    cookies = [value.strip() for name, value in headers if name == "Set-Cookie"]
-    cookie = next(value for value in cookies if value.startswith("csrftoken="))
-    hidden = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', page.decode()))
+    cookie, hidden = form_tokens_in([v for k, v in headers if k == "Set-Cookie"], page.decode())
     form = urllib.parse.urlencode({**hidden, "website": "", "first_name": "A", "last_name": "L"})
-    cookie = cookie.split(";")[0]
+    cookie = f"csrftoken={cookie}"
 
     def post(number: int) -> None:
         email = f"steps-{secrets.token_hex(4)}-{number}%40signup.example"

@@ -180,12 +180,15 @@ def form_tokens(url: str) -> tuple[str, dict[str, str]]:
     """GET a form once: its csrftoken cookie and its hidden fields (the masked CSRF token
     that goes with the cookie, and any other)."""
     with urllib.request.urlopen(url, timeout=10) as page:  # noqa: S310
-        cookies = page.headers.get_all("Set-Cookie") or []
-        html = page.read().decode()
-    cookie = next((m[1] for c in cookies if (m := re.match(r"csrftoken=([^;]+)", c))), None)
+        return form_tokens_in(page.headers.get_all("Set-Cookie") or [], page.read().decode())
+
+
+def form_tokens_in(set_cookies: list[str], html: str) -> tuple[str, dict[str, str]]:
+    """The csrftoken cookie among a page's Set-Cookie values and the page's hidden fields."""
+    cookie = next((m[1] for c in set_cookies if (m := re.match(r"\s*csrftoken=([^;]+)", c))), None)
     hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
     if cookie is None or "csrfmiddlewaretoken" not in hidden:
-        raise RuntimeError(f"no CSRF cookie or token in GET {url}")
+        raise RuntimeError("no CSRF cookie or token in the form's page")
     return cookie, {name: html_unescape(value) for name, value in hidden.items()}
 
 

@@ -4,12 +4,11 @@ from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.formats import date_format
-from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from orgs.permissions import get_site_for, hub_view, sites_visible_to
+from selfsignup.moments import moment
 from sites.decision import decide
 from sites.domains import normalize_email
 from sites.forms import AddressTestForm, SiteSettingsForm
@@ -83,7 +82,7 @@ def _save(
             "%(who)s saved these settings at %(when)s, after this page was shown. Nothing is "
             "saved: the form below still holds your changes. Check them against the settings "
             "now saved (in the audit trail), then save again."
-        ) % {"who": who, "when": date_format(localtime(changed.settings_updated_at), "H:i")}
+        ) % {"who": who, "when": moment(changed.settings_updated_at)}
         form.add_error(None, ValidationError(message, code=SETTINGS_CHANGED))
         return None
     if decide_pending:
