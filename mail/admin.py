@@ -12,7 +12,9 @@ def resend(modeladmin, request, queryset) -> None:
             email_resend(email_id=email.pk, acting_user=request.user)
         except NotFailed:
             continue
-        modeladmin.message_user(request, f"{email}: queued again", messages.SUCCESS)
+        modeladmin.message_user(
+            request, _("%(email)s: queued again") % {"email": email}, messages.SUCCESS
+        )
 
 
 @admin.register(OutboxEmail)

@@ -39,19 +39,20 @@ def hub_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             raise PermissionDenied("not an administrator")
         if request.method not in ("GET", "HEAD") and not admin.can_write:
             raise PermissionDenied("read-only administrator")
-        _remember_language(request, admin)
+        _remember_language(admin)
         request.admin = admin
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
-def _remember_language(request: HttpRequest, admin: Administrator) -> None:
-    """The language an administrator picked with the switcher is the one of their emails."""
-    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
-    if chosen == get_language() and chosen != admin.language:
-        Administrator.objects.filter(pk=admin.pk).update(language=chosen)
-        admin.language = chosen
+def _remember_language(admin: Administrator) -> None:
+    """An administrator's emails are in the language they last read the hub in: the one they
+    picked with the switcher or, without that choice, their browser's (`Accept-Language`)."""
+    active = get_language()
+    if active != admin.language and active in dict(settings.LANGUAGES):
+        Administrator.objects.filter(pk=admin.pk).update(language=active)
+        admin.language = active
 
 
 def _require_write(admin: Administrator, write: bool) -> None:

@@ -181,6 +181,29 @@ def test_administrator_language_follows_the_switcher_and_their_emails(
     assert message.subject.startswith("Nouvelle demande")
 
 
+def test_administrator_reading_the_hub_in_their_browsers_language_gets_emails_in_it(
+    client, site, full_admin, outbox, run_commits
+):
+    # Never touched the switcher: the browser asks for French, and the hub is in French.
+    client.force_login(full_admin)
+    page = client.get("/hub/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert page.headers["Content-Language"] == "fr"
+    assert Administrator.objects.get(user=full_admin).language == "fr"
+    client.logout()
+    with run_commits():
+        client.post(
+            f"/sites/{site.slug}/signup/",
+            human({"email": "en@example.net", "first_name": "E", "last_name": "N"}),
+            HTTP_ACCEPT_LANGUAGE="en",
+        )
+    message = next(m for m in outbox if m.to == [full_admin.email])
+    assert message.subject.startswith("Nouvelle demande")
+    # Back in an English browser: the emails follow.
+    client.force_login(full_admin)
+    client.get("/hub/", HTTP_ACCEPT_LANGUAGE="en")
+    assert Administrator.objects.get(user=full_admin).language == "en"
+
+
 def test_audit_lines_use_french_punctuation(site):
     from django.utils import translation
 
