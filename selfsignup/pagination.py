@@ -39,25 +39,30 @@ def keyset_page(queryset: QuerySet, *, cursor: str = "", size: int = PAGE_SIZE) 
     """One page of `queryset` newest first, after or before the row the cursor names.
 
     Rows come and go between two clicks (requests get decided and leave the pending queue), so a
-    cursor never leads to a dead end: when nothing is left after it, the page shows the rows just
-    before it; when no newer row is left before a page, it is the first page, full."""
+    cursor never leads to a dead end: when nothing is left after it, the page is the last page,
+    full (the cursor's own row included when it is still there); when no newer row is left
+    before a page, it is the first page, full."""
     decoded = _decode(cursor)
     if decoded is not None:
         direction, when, pk = decoded
         if direction == "a":
             page = _older(queryset, when, pk, size)
-            if page.items:
-                return page
+            return page if page.items else _last(queryset, size)
         page = _newer(queryset, when, pk, size)
         if page.previous_cursor is not None:
-            # Nothing is older than a page reached from an empty "older" page.
-            return page if direction == "b" else Page(page.items, None, page.previous_cursor)
+            return page
     return _first(queryset, size)
 
 
 def _first(queryset: QuerySet, size: int) -> Page:
     rows = list(queryset.order_by("-created_at", "-pk")[: size + 1])
     return Page(rows[:size], _encode("a", rows[size - 1]) if len(rows) > size else None, None)
+
+
+def _last(queryset: QuerySet, size: int) -> Page:
+    rows = list(queryset.order_by("created_at", "pk")[: size + 1])
+    items = list(reversed(rows[:size]))
+    return Page(items, None, _encode("b", items[0]) if len(rows) > size else None)
 
 
 def _older(queryset: QuerySet, when: datetime, pk: int, size: int) -> Page:
