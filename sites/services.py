@@ -165,7 +165,9 @@ def settings_validate(*, site: Site, values: SettingsValues) -> ParsedSettings:
     addresses, address_errors = parse_notify_addresses(values.notify_addresses)
     if address_errors:
         errors["notify_addresses"] = address_errors
-    elif values.notify == Site.Notify.ADDRESSES and not 1 <= len(addresses) <= MAX_NOTIFY_ADDRESSES:
+    elif len(addresses) > MAX_NOTIFY_ADDRESSES or (
+        values.notify == Site.Notify.ADDRESSES and not addresses
+    ):
         errors["notify_addresses"] = [
             _("Enter between 1 and %(max)d email addresses.") % {"max": MAX_NOTIFY_ADDRESSES}
         ]
@@ -184,9 +186,8 @@ def _scalar_settings(parsed: ParsedSettings) -> dict[str, object]:
         "mode": values.mode,
         "other_domains": values.other_domains,
         "notify": values.notify,
-        "notify_addresses": parsed.notify_addresses
-        if values.notify == Site.Notify.ADDRESSES
-        else [],
+        # Kept whatever the choice, so switching away and back doesn't lose the list.
+        "notify_addresses": parsed.notify_addresses,
         "require_confirmation": values.require_confirmation,
         "required_fields": [f for f in REQUIRABLE_FIELD_KEYS if f in values.required_fields],
     }

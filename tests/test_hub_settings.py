@@ -113,6 +113,19 @@ def test_saving_nothing_new_writes_no_audit(admin_client, site):
     assert AuditEvent.objects.count() == count
 
 
+def test_the_addresses_are_kept_while_another_recipient_choice_is_made(admin_client, site):
+    addresses = "boss@acme.example\nops@acme.example"
+    admin_client.post(url(site), form_data(notify="addresses", notify_addresses=addresses))
+    admin_client.post(url(site), form_data(notify="site_admins", notify_addresses=addresses))
+    site.refresh_from_db()
+    assert site.notify == "site_admins"
+    assert site.notify_addresses == ["boss@acme.example", "ops@acme.example"]
+    page = admin_client.get(url(site)).content.decode()
+    assert "boss@acme.example\nops@acme.example</textarea>" in page
+    # Only the choice changed.
+    assert AuditEvent.objects.latest("pk").changes == {"notify": ["addresses", "site_admins"]}
+
+
 @pytest.mark.parametrize(
     ("changes", "field", "named"),
     [
