@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from signup.models import language_name
-from sites.domains import InvalidDomain, display_email, normalize_email
+from sites.domains import InvalidDomain, display_email, normalize_email, validate_address
 from sites.models import Site
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -133,6 +133,7 @@ class AddressField(forms.EmailField):
     dot after the domain (`bob@acme.com.`) is dropped."""
 
     widget = AddressInput
+    default_validators = [validate_address]
 
     def to_python(self, value: str | None) -> str:
         value = super().to_python(value)

@@ -10,10 +10,16 @@ import unicodedata
 from dataclasses import dataclass
 
 import idna
+from django.core.validators import EmailValidator
 
 MAX_DOMAIN_LENGTH = 253
 MAX_EMAIL_LENGTH = 254
 _MAX_RAW_LENGTH = 1024  # longer input is refused before any parsing work
+
+
+# Django's email validator takes `localhost` as a domain: an address there is the mail relay's
+# own mailbox (root, postmaster), never a person's.
+validate_address = EmailValidator(allowlist=[])
 
 
 class InvalidDomain(ValueError):

@@ -3,7 +3,6 @@
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import number_format
@@ -19,6 +18,7 @@ from sites.domains import (
     WholeTopLevelDomain,
     normalize_email,
     parse_pattern,
+    validate_address,
 )
 from sites.models import (
     MAX_NOTIFY_ADDRESSES,
@@ -120,7 +120,7 @@ def parse_notify_addresses(entries: list[str]) -> tuple[list[str], list[str]]:
     errors = []
     for entry in entries:
         try:
-            validate_email(entry)
+            validate_address(entry)
             addresses.setdefault(normalize_email(entry), entry.strip())
         except (ValidationError, InvalidDomain):
             errors.append(_("“%(entry)s” is not a valid email address.") % {"entry": entry[:100]})

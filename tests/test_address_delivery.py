@@ -136,6 +136,22 @@ def test_address_field_refuses_control_characters(address):
     assert caught.value.messages == ["Enter a valid email address."]
 
 
+@pytest.mark.parametrize("address", ["postmaster@localhost", "root@LOCALHOST.", "a@intranet"])
+def test_an_address_on_a_single_label_domain_is_refused(address):
+    """`localhost` is the mail relay's own mailboxes: nobody signs up from there."""
+    with pytest.raises(ValidationError) as caught:
+        AddressField().clean(address)
+    assert caught.value.messages == ["Enter a valid email address."]
+
+
+def test_review_addresses_on_localhost_are_refused():
+    from sites.services import parse_notify_addresses
+
+    addresses, errors = parse_notify_addresses(["boss@acme.example", "root@localhost"])
+    assert addresses == ["boss@acme.example"]
+    assert errors == ["“root@localhost” is not a valid email address."]
+
+
 LOOKALIKES = [
     "\u212aate@example.net",
     "\u0130nes@example.net",
