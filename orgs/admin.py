@@ -38,20 +38,18 @@ class AdministratorAdmin(admin.ModelAdmin):
     filter_horizontal = ["sites"]
 
 
-class HostLicenseForm(forms.ModelForm):
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        site, person = cleaned.get("site"), cleaned.get("person")
-        if site and person and site.organization_id != person.organization_id:
-            raise forms.ValidationError(_("This site belongs to another organization."))
-        return cleaned
-
-
 class HostLicenseInline(admin.TabularInline):
+    """A person's licenses, to look at: they are given by an approval or by People › Add person,
+    which record who gave them in the organization's audit trail."""
+
     model = HostLicense
-    form = HostLicenseForm
     extra = 0
-    raw_id_fields = ["site", "granted_by"]
+    fields = ["site", "source", "granted_by", "granted_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Person)
@@ -59,12 +57,21 @@ class PersonAdmin(admin.ModelAdmin):
     list_display = ["email", "first_name", "last_name", "organization", "source", "created_at"]
     list_filter = ["source", "organization"]
     search_fields = ["email_normalized", "first_name", "last_name"]
-    raw_id_fields = ["created_by", "user"]
     inlines = [HostLicenseInline]
     # The address is how sign-ups, approvals and the one-organization rule find a person: it is
     # set by the services (People › Add person, approval), which normalize it and check it
-    # against every organization. Saved here it would keep its old normalized form.
-    readonly_fields = ["email"]
+    # against every organization. Saved here it would keep its old normalized form. Who the
+    # person belongs to, their login and their licenses change only through the services, which
+    # record it in the organization's audit trail.
+    readonly_fields = [
+        "email",
+        "organization",
+        "user",
+        "activation_nonce",
+        "source",
+        "created_by",
+        "created_at",
+    ]
 
     def has_add_permission(self, request) -> bool:
         return False  # People › Add person in the hub: it also applies the license template

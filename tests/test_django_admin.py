@@ -117,13 +117,10 @@ def test_an_administrator_who_decided_cannot_be_deleted_but_can_be_deactivated(
     assert req.decider_label == full_admin.display_name
 
 
-def test_licenses_stay_within_their_organization(operator_client, site, other_org_site):
-    """A template or a license naming another organization's site is refused (the template's
-    would otherwise fail every Add person of the organization)."""
-    from django.forms import modelform_factory
-
-    from orgs.admin import HostLicenseForm, LicenseTemplateForm
-    from orgs.models import HostLicense
+def test_a_template_stays_within_its_organization(operator_client, site, other_org_site):
+    """A template naming another organization's site is refused (it would otherwise fail every
+    Add person of the organization)."""
+    from orgs.admin import LicenseTemplateForm
 
     template = LicenseTemplateForm(
         data={"organization": site.organization_id, "enabled": "on", "sites": [other_org_site.pk]}
@@ -133,17 +130,48 @@ def test_licenses_stay_within_their_organization(operator_client, site, other_or
         data={"organization": site.organization_id, "enabled": "on", "sites": [site.pk]}
     )
     assert ok.is_valid()
-    person = factories.PersonFactory(organization=site.organization)
-    form_class = modelform_factory(
-        HostLicense, form=HostLicenseForm, fields=["site", "person", "source"]
-    )
-    for other, valid in [(other_org_site, False), (site, True)]:
-        data = {"site": other.pk, "person": person.pk, "source": "manual"}
-        assert form_class(data=data).is_valid() is valid
     client, _ = operator_client
+    assert client.get("/django-admin/orgs/licensetemplate/add/").status_code == 200
+
+
+def test_a_persons_organization_login_and_licenses_change_only_through_the_services(
+    operator_client, site, other_org, other_org_site
+):
+    """Moving a person or giving them a license here would write nothing in either
+    organization's audit trail: the page shows them, and a forged form changes nothing."""
+    from orgs.models import HostLicense
+
+    client, _ = operator_client
+    person = factories.PersonFactory(organization=site.organization, email="stay@example.org")
     factories.HostLicenseFactory(person=person, site=site)
-    for path in [f"orgs/person/{person.pk}/change", "orgs/licensetemplate/add"]:
-        assert client.get(f"/django-admin/{path}/").status_code == 200, path
+    path = f"/django-admin/orgs/person/{person.pk}/change/"
+    page = client.get(path).content.decode()
+    for name in ["organization", "user", "activation_nonce", "licenses-0-site"]:
+        assert f'name="{name}"' not in page, name
+    assert site.name in page  # the license is shown
+    response = client.post(
+        path,
+        {
+            "organization": other_org.pk,
+            "first_name": "Pat",
+            "last_name": "Doe",
+            "profile": "{}",
+            "language": "en",
+            "licenses-TOTAL_FORMS": "1",
+            "licenses-INITIAL_FORMS": "0",
+            "licenses-MIN_NUM_FORMS": "0",
+            "licenses-MAX_NUM_FORMS": "1000",
+            "licenses-0-site": other_org_site.pk,
+            "licenses-0-source": "manual",
+            "licenses-0-person": person.pk,
+        },
+    )
+    assert response.status_code == 302
+    person.refresh_from_db()
+    assert person.organization_id == site.organization_id and person.first_name == "Pat"
+    assert list(HostLicense.objects.filter(person=person).values_list("site", flat=True)) == [
+        site.pk
+    ]
 
 
 def test_people_are_added_and_readdressed_only_through_the_services(operator_client, site):
