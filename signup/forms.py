@@ -65,6 +65,9 @@ class LongSelect(forms.Select):
     """A select for long option lists (countries, time zones), rendered in Python: Django's
     per-option templates would cost a sign-up page a tenth of a second."""
 
+    # Options named in their own language (languages) say so, for screen readers.
+    options_in_their_language = False
+
     def render(self, name, value, attrs=None, renderer=None):
         final = self.build_attrs(self.attrs, attrs)
         final["name"] = name
@@ -73,18 +76,30 @@ class LongSelect(forms.Select):
         selected = {str(v) for v in self.format_value(value)}
         options = format_html_join(
             "",
-            '<option value="{}"{}>{}</option>',
+            '<option value="{}"{}{}>{}</option>',
             (
-                # A constant attribute: escaping leaves it as it is.
-                (code, " selected" if str(code) in selected else "", label)
+                (
+                    code,
+                    # Constant attributes: escaping leaves them as they are.
+                    " selected" if str(code) in selected else "",
+                    format_html(' lang="{}"', code)
+                    if code and self.options_in_their_language
+                    else "",
+                    label,
+                )
                 for code, label in self.choices
             ),
         )
         return format_html("<select{}>{}</select>", flatatt(final), options)
 
 
-def _choice(label: str, choices) -> forms.ChoiceField:
-    return forms.ChoiceField(label=label, choices=choices, widget=LongSelect)
+class LanguageSelect(LongSelect):
+    options_in_their_language = True
+
+
+def _choice(label: str, choices, autocomplete: str = "", widget=LongSelect) -> forms.ChoiceField:
+    attrs = {"autocomplete": autocomplete} if autocomplete else {}
+    return forms.ChoiceField(label=label, choices=choices, widget=widget(attrs=attrs))
 
 
 def _field_for(key: str) -> list[tuple[str, forms.Field]]:
@@ -103,19 +118,29 @@ def _field_for(key: str) -> list[tuple[str, forms.Field]]:
         return [(key, TextField(label=_("Job title"), autocomplete="organization-title"))]
     if key == "address":
         return [
-            ("street", TextField(label=_("Street"), max_length=200, autocomplete="street-address")),
+            ("street", TextField(label=_("Street"), max_length=200, autocomplete="address-line1")),
             ("city", TextField(label=_("City"), autocomplete="address-level2")),
             ("state", TextField(label=_("State or province"), autocomplete="address-level1")),
             (
                 "postal_code",
                 TextField(label=_("Postal code"), max_length=20, autocomplete="postal-code"),
             ),
-            ("country", _choice(_("Country"), country_choices)),
+            ("country", _choice(_("Country"), country_choices, autocomplete="country")),
         ]
     if key == "time_zone":
         return [(key, _choice(_("Time zone"), time_zone_choices))]
     if key == "language":
-        return [("preferred_language", _choice(_("Preferred language"), language_choices))]
+        return [
+            (
+                "preferred_language",
+                _choice(
+                    _("Preferred language"),
+                    language_choices,
+                    autocomplete="language",
+                    widget=LanguageSelect,
+                ),
+            )
+        ]
     return []
 
 

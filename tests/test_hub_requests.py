@@ -188,7 +188,7 @@ def test_detail_shows_fields_snapshot_reason_and_email_log(admin_client, site):
         "+1 555 0100",
         "France",
         "<dt>Preferred language</dt><dd>Français</dd>",
-        "<dt>Language</dt><dd>Français</dd>",
+        '<dt>Language</dt><dd lang="fr">Français</dd>',
         "Phone number",
         "Address",
         "Review mode: an administrator decides.",
@@ -481,3 +481,21 @@ def test_another_organizations_administrator_is_refused_like_its_people(
     assert added.status_code == 200
     req.refresh_from_db()
     assert req.status == "pending" and not Person.objects.exists()
+
+
+def test_an_empty_list_spans_exactly_the_columns_shown(admin_client, site):
+    pending = admin_client.get("/hub/alerts/requests/").content.decode()
+    assert '<th class="check">' in pending and 'colspan="7"' in pending
+    approved = admin_client.get("/hub/alerts/requests/?status=approved").content.decode()
+    assert '<th class="check">' not in approved and 'colspan="6"' in approved
+
+
+@pytest.mark.parametrize(
+    "path", ["/hub/alerts/requests/", "/hub/people/", "/hub/alerts/audit/", "request"]
+)
+def test_tables_that_scroll_on_a_phone_can_be_reached_by_keyboard(admin_client, site, path):
+    if path == "request":
+        path = f"/hub/alerts/requests/{factories.SignupRequestFactory(site=site).pk}/"
+    html = admin_client.get(path).content.decode()
+    wraps = re.findall(r'<\w+ [^>]*class="table-wrap"[^>]*>', html)
+    assert wraps and all('tabindex="0"' in w and "aria-label=" in w for w in wraps), wraps

@@ -277,3 +277,27 @@ def test_sign_in_fields_name_their_purpose_for_autofill(client, site, path):
     html = client.get(path.format(slug=site.slug)).content.decode()
     assert re.search(r'<input type="email" name="username"[^>]*autocomplete="username"', html)
     assert re.search(r'<input type="password"[^>]*autocomplete="current-password"', html)
+
+
+def test_sign_up_fields_name_their_purpose_for_autofill(client, site):
+    """WCAG 1.3.5, with the tokens the HTML standard allows on each kind of control."""
+    Site.objects.filter(pk=site.pk).update(required_fields=list(LABELS))
+    html = client.get(signup_url(site)).content.decode()
+    for name, token in [
+        ("first_name", "given-name"),
+        ("street", "address-line1"),  # "street-address" is for a textarea
+        ("postal_code", "postal-code"),
+        ("country", "country"),
+        ("preferred_language", "language"),
+    ]:
+        tag = re.search(rf'<(?:input|select)[^>]*name="{name}"[^>]*>', html).group(0)
+        assert f'autocomplete="{token}"' in tag, name
+    # Languages are named in their own language, and say which.
+    assert '<option value="de" lang="de">Deutsch</option>' in html
+    assert '<option value="FR">' in html  # countries are named in the page's language
+
+
+def test_the_error_page_fits_a_phone(client):
+    from django.template.loader import render_to_string
+
+    assert 'name="viewport"' in render_to_string("500.html")
