@@ -40,9 +40,28 @@ def env_flag(name: str, *, default: bool) -> bool:
 def env_number(name: str, *, default: int, minimum: int = 0) -> int:
     """A whole number of at least `minimum`: a zero e-mail time-out or number of tries, say,
     would fail every email rather than refuse to start."""
-    value = env.int(name, default=default)
+    raw = env.str(name, default=None)
+    try:
+        value = default if raw is None else int(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
     if value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
+def env_seconds(name: str, *, default: float, minimum: float) -> float:
+    """A number of seconds of at least `minimum`, fractions allowed. Read strictly: django-environ
+    drops what isn't a digit, so `5m` would be 5 seconds and `1,000` one."""
+    raw = env.str(name, default=None)
+    if raw is None:
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds, not {raw!r}.") from None
+    if not minimum <= value < float("inf"):
+        raise ImproperlyConfigured(f"{name} must be at least {minimum:g} seconds, not {raw!r}.")
     return value
 
 
@@ -239,9 +258,7 @@ RATELIMIT_SIGNIN_PER_ACCOUNT = env_rate("RATELIMIT_SIGNIN_PER_ACCOUNT", default=
 # When above 0, a sign-up form sent back faster than this (or without its signed start time) is
 # taken for a script's and ignored. Off by default: browser autofill and assistive tools fill a
 # form in well under a second, and a person whose sign-up is dropped is never told.
-SIGNUP_MIN_FILL_SECONDS = env.float("SIGNUP_MIN_FILL_SECONDS", default=0.0)
-if SIGNUP_MIN_FILL_SECONDS < 0:
-    raise ImproperlyConfigured("SIGNUP_MIN_FILL_SECONDS must be 0 (off) or more.")
+SIGNUP_MIN_FILL_SECONDS = env_seconds("SIGNUP_MIN_FILL_SECONDS", default=0.0, minimum=0)
 
 # --- Email ------------------------------------------------------------------------------------
 
@@ -270,7 +287,7 @@ SUBMISSION_SWEEP_AFTER_SECONDS = env_number("SUBMISSION_SWEEP_AFTER_SECONDS", de
 RULES_SWEEP_AFTER_SECONDS = env_number("RULES_SWEEP_AFTER_SECONDS", default=600)
 # A wake-up whose run was lost (the broker lost the message) stops holding others back after this.
 SUBMISSION_WAKE_TTL_SECONDS = env_number("SUBMISSION_WAKE_TTL_SECONDS", default=60, minimum=1)
-SWEEP_INTERVAL_SECONDS = env.float("SWEEP_INTERVAL_SECONDS", default=60.0)
+SWEEP_INTERVAL_SECONDS = env_seconds("SWEEP_INTERVAL_SECONDS", default=60.0, minimum=1)
 
 # --- Celery -----------------------------------------------------------------------------------
 
@@ -370,7 +387,14 @@ if not DEBUG:
 
 # JSON lines in production (LOG_FORMAT=json), readable lines in development; both carry the
 # request id (X-Request-ID), which also follows a request into the tasks it enqueued.
-LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json").strip().lower()
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").strip().upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {LOG_LEVEL!r}."
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -389,7 +413,7 @@ LOGGING = {
             "filters": ["request_id", "link_tokens"],
         }
     },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Django's own handlers (its console one with DEBUG on) would write unfiltered lines:
         # its records go to the root's handler like everyone's.

@@ -171,14 +171,22 @@ def test_worker_died_after_handover_is_not_sent_twice(db, outbox, run_commits):
 def test_flush_outbox_command(db, outbox, run_commits, capsys):
     from django.core.management import call_command
 
+    from sites.models import Site
+    from tests import factories
+
     email = queue("late")
     OutboxEmail.objects.filter(pk=email.pk).update(
         next_attempt_at=timezone.now() - timedelta(minutes=10)
     )
+    # A rule run asked for an hour ago that never finished (its worker died, say).
+    site = factories.SiteFactory()
+    Site.objects.filter(pk=site.pk).update(
+        rules_apply_requested_at=timezone.now() - timedelta(hours=1)
+    )
     with run_commits():
         call_command("flush_outbox")
     assert (
-        "Woke the processing of 0 waiting sign-ups; re-enqueued 1 emails."
+        "Woke the processing of 0 waiting sign-ups; re-enqueued 1 emails and 1 rule runs."
         in capsys.readouterr().out
     )
     assert OutboxEmail.objects.get(pk=email.pk).status == "sent"

@@ -543,6 +543,14 @@ def test_deploy_check_is_clean_with_production_settings(redirect):
         ("EMAIL_TIMEOUT", "0"),  # every SMTP connection would time out at once
         ("OUTBOX_MAX_ATTEMPTS", "0"),
         ("SIGNUP_MIN_FILL_SECONDS", "-3"),
+        ("SIGNUP_MIN_FILL_SECONDS", "2m"),  # read loosely, two seconds rather than 120
+        ("SWEEP_INTERVAL_SECONDS", "0"),  # beat would send sweeps in a tight loop
+        ("SWEEP_INTERVAL_SECONDS", "1,000"),  # read loosely, one second
+        ("SWEEP_INTERVAL_SECONDS", "nan"),
+        ("CONN_MAX_AGE", "abc"),
+        ("EMAIL_TIMEOUT", "1.5"),
+        ("LOG_FORMAT", "text"),
+        ("LOG_LEVEL", "verbose"),
         ("ALLOWED_HOSTS", ""),
     ],
 )
@@ -552,6 +560,23 @@ def test_a_malformed_setting_refuses_to_start(name, value):
     result = run_manage("check", env=PRODUCTION | {name: value})
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and name in result.stderr
+
+
+def test_settings_read_as_people_write_them():
+    env = PRODUCTION | {
+        "LOG_LEVEL": "warning",
+        "LOG_FORMAT": "JSON",
+        "SWEEP_INTERVAL_SECONDS": "30.5",
+        "SIGNUP_MIN_FILL_SECONDS": " 2 ",
+    }
+    result = run_manage(
+        "shell",
+        "-c",
+        "from django.conf import settings as s; print(s.LOG_LEVEL, s.LOG_FORMAT, "
+        "s.SWEEP_INTERVAL_SECONDS, s.SIGNUP_MIN_FILL_SECONDS)",
+        env=env,
+    )
+    assert result.stdout.split()[-4:] == ["WARNING", "json", "30.5", "2.0"], result.stderr
 
 
 @pytest.mark.parametrize("key", ["", "short", "django-insecure-" + "x" * 60, "a" * 60])
