@@ -14,7 +14,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, get_supported_language_variant
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 from alerts.models import AuditEvent
 from orgs.models import Administrator, HostLicense, Person
@@ -39,20 +40,35 @@ def hub_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             raise PermissionDenied("not an administrator")
         if request.method not in ("GET", "HEAD") and not admin.can_write:
             raise PermissionDenied("read-only administrator")
-        _remember_language(admin)
+        _remember_language(request, admin)
         request.admin = admin
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
-def _remember_language(admin: Administrator) -> None:
-    """An administrator's emails are in the language they last read the hub in: the one they
-    picked with the switcher or, without that choice, their browser's (`Accept-Language`)."""
+def _remember_language(request: HttpRequest, admin: Administrator) -> None:
+    """An administrator's emails are in the language they last read the hub in, when they asked
+    for it: with the switcher, or through their browser (`Accept-Language`). A page in the
+    default language because nothing was asked for (a browser wanting only German, say) changes
+    nothing."""
     active = get_language()
-    if active != admin.language and active in dict(settings.LANGUAGES):
-        Administrator.objects.filter(pk=admin.pk).update(language=active)
-        admin.language = active
+    if active == admin.language or not _asked_for(request, active):
+        return
+    Administrator.objects.filter(pk=admin.pk).update(language=active)
+    admin.language = active
+
+
+def _asked_for(request: HttpRequest, language: str) -> bool:
+    if request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) == language:
+        return True
+    for code, _quality in parse_accept_lang_header(request.headers.get("Accept-Language", "")):
+        try:
+            if get_supported_language_variant(code) == language:
+                return True
+        except LookupError:
+            continue
+    return False
 
 
 def _require_write(admin: Administrator, write: bool) -> None:

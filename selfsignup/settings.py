@@ -5,6 +5,7 @@ under var/mail/. Setting SECRET_KEY switches to production behaviour (DEBUG off 
 and production refuses to start with a weak key.
 """
 
+import logging
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -391,7 +392,7 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json").strip()
 if LOG_FORMAT not in ("json", "plain"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").strip().upper()
-if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+if LOG_LEVEL not in logging.getLevelNamesMapping():  # WARN and FATAL included, as logging reads
     raise ImproperlyConfigured(
         f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {LOG_LEVEL!r}."
     )

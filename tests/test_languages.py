@@ -204,6 +204,17 @@ def test_administrator_reading_the_hub_in_their_browsers_language_gets_emails_in
     assert Administrator.objects.get(user=full_admin).language == "en"
 
 
+@pytest.mark.parametrize("accept", ["de", "", "es-ES,es;q=0.9"])
+def test_a_page_in_the_default_language_because_nothing_was_asked_changes_nothing(
+    client, full_admin, accept
+):
+    Administrator.objects.filter(user=full_admin).update(language="fr")
+    client.force_login(full_admin)
+    page = client.get("/hub/", HTTP_ACCEPT_LANGUAGE=accept)
+    assert page.headers["Content-Language"] == "en"
+    assert Administrator.objects.get(user=full_admin).language == "fr"
+
+
 def test_audit_lines_use_french_punctuation(site):
     from django.utils import translation
 

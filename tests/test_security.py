@@ -564,7 +564,7 @@ def test_a_malformed_setting_refuses_to_start(name, value):
 
 def test_settings_read_as_people_write_them():
     env = PRODUCTION | {
-        "LOG_LEVEL": "warning",
+        "LOG_LEVEL": "warn",  # as logging reads it
         "LOG_FORMAT": "JSON",
         "SWEEP_INTERVAL_SECONDS": "30.5",
         "SIGNUP_MIN_FILL_SECONDS": " 2 ",
@@ -576,7 +576,7 @@ def test_settings_read_as_people_write_them():
         "s.SWEEP_INTERVAL_SECONDS, s.SIGNUP_MIN_FILL_SECONDS)",
         env=env,
     )
-    assert result.stdout.split()[-4:] == ["WARNING", "json", "30.5", "2.0"], result.stderr
+    assert result.stdout.split()[-4:] == ["WARN", "json", "30.5", "2.0"], result.stderr
 
 
 @pytest.mark.parametrize("key", ["", "short", "django-insecure-" + "x" * 60, "a" * 60])
