@@ -13,6 +13,7 @@ class AuditEvent(models.Model):
         REQUEST_REJECTED = "request_rejected", _("Request rejected")
         PERSON_CREATED = "person_created", _("Person added")
         EMAIL_RESENT = "email_resent", _("Email sent again")
+        LICENSE_REMOVED = "license_removed", _("Host license removed")
 
     organization = models.ForeignKey(
         "orgs.Organization", on_delete=models.CASCADE, related_name="audit_events"

@@ -6,6 +6,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext as _
 
 from orgs.models import Administrator, HostLicense, LicenseTemplate, Organization, Person, User
+from orgs.services import license_remove
 
 
 @admin.register(User)
@@ -39,14 +40,13 @@ class AdministratorAdmin(admin.ModelAdmin):
 
 
 class HostLicenseInline(admin.TabularInline):
-    """A person's licenses, to look at: they are given by an approval or by People › Add person,
-    which record who gave them in the organization's audit trail."""
+    """A person's licenses: given by an approval or by People › Add person, which record who
+    gave them in the organization's audit trail; one can be taken back here (recorded too)."""
 
     model = HostLicense
     extra = 0
     fields = ["site", "source", "granted_by", "granted_at"]
     readonly_fields = fields
-    can_delete = False
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -75,6 +75,17 @@ class PersonAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # People › Add person in the hub: it also applies the license template
+
+    def save_formset(self, request, form, formset, change) -> None:
+        # Licenses ticked for deletion go through the service, which records who removed them;
+        # nothing else of a license changes here.
+        removed = [
+            deleted.instance
+            for deleted in formset.deleted_forms
+            if license_remove(license=deleted.instance, acting_user=request.user)
+        ]
+        # What the admin's own history (LogEntry) reads of a saved formset.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], removed
 
 
 class LicenseTemplateForm(forms.ModelForm):

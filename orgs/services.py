@@ -125,6 +125,23 @@ def licenses_grant(
     )
 
 
+def license_remove(*, license: HostLicense, acting_user: User) -> bool:
+    """Take back a host license (given on the wrong site, say), with its audit event; return
+    False when it was already gone. The person stays in the directory."""
+    with transaction.atomic():
+        deleted, _by_model = HostLicense.objects.filter(pk=license.pk).delete()
+        if not deleted:
+            return False
+        audit_record(
+            organization_id=license.site.organization_id,
+            action=AuditEvent.Action.LICENSE_REMOVED,
+            actor=acting_user,
+            site=license.site,
+            changes={"email": license.person.email, "site": license.site.slug},
+        )
+    return True
+
+
 def person_create_manually(
     *, organization: Organization, email: str, fields: dict, acting_user: User
 ) -> tuple[Person, Site | None]:

@@ -174,6 +174,39 @@ def test_a_persons_organization_login_and_licenses_change_only_through_the_servi
     ]
 
 
+def test_a_license_taken_back_by_an_operator_is_in_the_audit_trail(
+    operator_client, site, full_admin
+):
+    from orgs.models import HostLicense
+
+    client, operator = operator_client
+    person = factories.PersonFactory(organization=site.organization, email="wrong@example.org")
+    license = factories.HostLicenseFactory(person=person, site=site)
+    response = client.post(
+        f"/django-admin/orgs/person/{person.pk}/change/",
+        {
+            "first_name": person.first_name,
+            "last_name": person.last_name,
+            "profile": "{}",
+            "language": "en",
+            "licenses-TOTAL_FORMS": "1",
+            "licenses-INITIAL_FORMS": "1",
+            "licenses-MIN_NUM_FORMS": "0",
+            "licenses-MAX_NUM_FORMS": "1000",
+            "licenses-0-id": license.pk,
+            "licenses-0-person": person.pk,
+            "licenses-0-DELETE": "on",
+        },
+    )
+    assert response.status_code == 302
+    assert not HostLicense.objects.filter(pk=license.pk).exists()
+    event = AuditEvent.objects.get(action=AuditEvent.Action.LICENSE_REMOVED)
+    assert (event.actor, event.site, event.organization) == (operator, site, site.organization)
+    client.force_login(full_admin)
+    trail = client.get("/hub/alerts/audit/").content.decode()
+    assert f"removed the host license of wrong@example.org on {site.name}" in trail
+
+
 def test_people_are_added_and_readdressed_only_through_the_services(operator_client, site):
     """The admin can't add a person (People › Add person does, with the license template) nor
     change an address, whose normalized form the services keep for every match."""
