@@ -2,12 +2,13 @@
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from sites.domains import display_email, normalize_email
+from sites.domains import InvalidDomain, display_email, normalize_email
 
 
 class Organization(models.Model):
@@ -66,6 +67,17 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def clean(self) -> None:
+        """A login typed in a form (the operators' user pages) is stored the way every lookup
+        compares it, as `create_user` stores it: `Boss@Bravo.example` as `boss@bravo.example`.
+        Kept as typed, it would not sign in, and the check that an address is another
+        organization's administrator would miss it."""
+        super().clean()
+        try:
+            self.email = normalize_email(self.email)
+        except InvalidDomain:
+            raise ValidationError({"email": _("Enter a valid email address.")}) from None
 
     @property
     def display_name(self) -> str:

@@ -2,10 +2,12 @@
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.test import Client
 
 from alerts import services
 from alerts.models import AuditEvent
 from mail.models import OutboxEmail
+from orgs.models import User
 from signup.models import SignupRequest
 from sites.models import Site
 from tests import factories
@@ -246,3 +248,70 @@ def test_requests_are_not_deleted_by_operators(operator_client, site, full_admin
     )
     assert client.get(f"/django-admin/signup/signuprequest/{req.pk}/delete/").status_code == 403
     assert SignupRequest.objects.filter(pk=req.pk, status="approved").exists()
+
+
+def test_a_login_typed_by_an_operator_is_stored_as_every_lookup_compares_it(
+    operator_client, site, full_admin, other_org, run_commits
+):
+    """`Boss@Bravo.example` typed on the user pages is stored lower-cased: the person signs in,
+    and their address is known as another organization's administrator."""
+    client, _ = operator_client
+    response = client.post(
+        "/django-admin/orgs/user/add/",
+        {
+            "email": "Boss@Bravo.example",
+            "password1": "xk3-Long-pass-9911",
+            "password2": "xk3-Long-pass-9911",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302
+    user = User.objects.get(email__iexact="boss@bravo.example")
+    assert user.email == "boss@bravo.example"
+    factories.AdministratorFactory(user=user, organization=other_org, role="full")
+    signed_in = Client().post(
+        "/hub/login/", {"username": "Boss@Bravo.example", "password": "xk3-Long-pass-9911"}
+    )
+    assert signed_in.status_code == 302
+    req = factories.SignupRequestFactory(site=site, email="boss@bravo.example")
+    with run_commits(), pytest.raises(services.NotApprovable):
+        services.request_approve(request_id=req.pk, acting_user=full_admin)
+    req.refresh_from_db()
+    assert req.status == "pending"
+
+    # A change of address is stored the same way, and one differing only in case is refused.
+    change = f"/django-admin/orgs/user/{user.pk}/change/"
+    form = {"email": "Chief@BRAVO.example", "full_name": "", "is_active": "on"}
+    form |= {"date_joined_0": "2026-01-01", "date_joined_1": "00:00:00"}
+    assert client.post(change, form).status_code == 302
+    user.refresh_from_db()
+    assert user.email == "chief@bravo.example"
+    twin = client.post(
+        "/django-admin/orgs/user/add/",
+        {
+            "email": "CHIEF@bravo.example",
+            "password1": "xk3-Long-pass-9911",
+            "password2": "xk3-Long-pass-9911",
+            "usable_password": "true",
+        },
+    )
+    assert twin.status_code == 200 and b"already exists" in twin.content
+    assert User.objects.filter(email__iexact="chief@bravo.example").count() == 1
+
+
+def test_logins_stored_as_typed_are_normalized_by_a_migration(db):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("orgs.migrations.0005_normalize_user_logins")
+    typed = factories.UserFactory(email="typed@example.org")
+    unicode = factories.UserFactory(email="ana@example.net")
+    twin = factories.UserFactory(email="ana@xn--bcher-kva.example")
+    User.objects.filter(pk=typed.pk).update(email="Typed@Example.ORG")
+    User.objects.filter(pk=unicode.pk).update(email="ana@bücher.example")
+    migration.normalize_logins(apps, None)
+    assert User.objects.get(pk=typed.pk).email == "typed@example.org"
+    # Its normalized form is another login's: left for an operator.
+    assert User.objects.get(pk=unicode.pk).email == "ana@bücher.example"
+    assert User.objects.get(pk=twin.pk).email == "ana@xn--bcher-kva.example"
