@@ -31,7 +31,7 @@ from selfsignup.queueing import enqueue
 from signup import emails
 from signup.models import SignupRequest
 from signup.tokens import new_nonce
-from sites.decision import APPROVED, BASIS_MODE, PENDING, REJECTED, Decision
+from sites.decision import APPROVED, BASIS_HELD, PENDING, REJECTED, Decision
 from sites.models import Site
 
 BATCH_SIZE = 500
@@ -423,9 +423,9 @@ def request_apply_decision(*, req: SignupRequest, decision: Decision) -> None:
     if decision.outcome == APPROVED:
         if not _approve_batch([req], actor=None, decisions=decisions):
             return
-        # The address joined another organization meanwhile, or the site turned SSO or
-        # government: an administrator must look.
-        decision = Decision(outcome=PENDING, basis=BASIS_MODE)
+        # The address is another organization's, or the site turned SSO or government: an
+        # administrator must look, and the request says which rule approved it.
+        decision = Decision(outcome=PENDING, basis=BASIS_HELD, pattern=decision.pattern)
     elif decision.outcome == REJECTED:
         _reject_batch([req], actor=None, decisions=decisions, reason="")
         return

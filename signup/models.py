@@ -76,6 +76,7 @@ class SignupRequest(models.Model):
     class Basis(models.TextChoices):
         PATTERN = "pattern", _("Domain rule")
         MODE = "mode", _("Site mode")
+        HELD = "held", _("Held for an administrator")
         ADMINISTRATOR = "administrator", _("Administrator")
 
     OPEN_STATUSES = (Status.UNCONFIRMED, Status.PENDING)

@@ -18,13 +18,16 @@ PENDING = "pending"
 
 BASIS_PATTERN = "pattern"
 BASIS_MODE = "mode"
+# The rules approved a request that could not be approved (the address is another
+# organization's, or the site no longer supports sign-up): it waits for an administrator.
+BASIS_HELD = "held"
 
 
 @dataclass(frozen=True)
 class Decision:
     outcome: str  # approved, rejected or pending
-    basis: str  # pattern or mode
-    pattern: str = ""  # the matching pattern (IDNA form) when basis is pattern
+    basis: str  # pattern, mode, or held (what the rules approved could not be)
+    pattern: str = ""  # the matching pattern (IDNA form) when the rules matched one
 
     @property
     def is_final(self) -> bool:
@@ -37,6 +40,16 @@ class Decision:
 
 
 def decision_reason(outcome: str, basis: str, pattern: str) -> str:
+    if basis == BASIS_HELD:
+        if pattern:
+            return _(
+                "The address matches %(pattern)s in the domains to approve automatically, but "
+                "the request could not be approved automatically: an administrator decides."
+            ) % {"pattern": display_domain(pattern)}
+        return _(
+            "Automatic mode approves requests from other domains, but this one could not be "
+            "approved automatically: an administrator decides."
+        )
     if basis == BASIS_PATTERN:
         shown = display_domain(pattern)
         if outcome == APPROVED:

@@ -3,9 +3,10 @@
 import hashlib
 from dataclasses import dataclass
 
-from django.db.models import Count, Value
+from django.db.models import Count, Exists, OuterRef, Q, Value
 from django.db.models.functions import Reverse, Right, StrIndex
 
+from orgs.models import Administrator, Person
 from signup.models import SignupRequest
 from sites.decision import APPROVED, REJECTED, decide_among
 from sites.domains import Pattern, candidate_suffixes
@@ -29,16 +30,23 @@ class Impact:
         return self.approve + self.reject
 
 
-def pending_by_domain(site: Site) -> list[tuple[str, int]]:
-    """The site's pending requests counted by email domain (one grouped query). The domain
-    follows the last `@`, as for decisions: a quoted local part may hold one."""
+def pending_by_domain(site: Site) -> list[tuple[str, int, int]]:
+    """The site's pending requests counted by email domain (one grouped query): each domain,
+    its count, and how many of those no approval can take because the address is another
+    organization's (one of its people, or an administrator's login); those stay pending
+    whatever the rules say. The domain follows the last `@`, as for decisions: a quoted local
+    part may hold one."""
     after_last_at = StrIndex(Reverse("email_normalized"), Value("@")) - 1
+    others = ~Q(organization_id=site.organization_id)
+    elsewhere = Exists(
+        Person.objects.filter(others, email_normalized=OuterRef("email_normalized"))
+    ) | Exists(Administrator.objects.filter(others, user__email=OuterRef("email_normalized")))
     rows = (
         SignupRequest.objects.filter(site=site, status=SignupRequest.Status.PENDING)
         .annotate(domain=Right("email_normalized", after_last_at))
         .values("domain")
-        .annotate(count=Count("pk"))
-        .values_list("domain", "count")
+        .annotate(count=Count("pk"), held=Count("pk", filter=elsewhere))
+        .values_list("domain", "count", "held")
     )
     return list(rows)
 
@@ -60,7 +68,7 @@ def settings_impact(*, site: Site, parsed: ParsedSettings) -> Impact:
     counts = {APPROVED: 0, REJECTED: 0}
     pending = 0
     decided = []
-    for domain, count in pending_by_domain(site):
+    for domain, count, held in pending_by_domain(site):
         pending += count
         matches = [m for suffix in candidate_suffixes(domain) for m in rules.get(suffix, [])]
         decision = decide_among(
@@ -69,9 +77,11 @@ def settings_impact(*, site: Site, parsed: ParsedSettings) -> Impact:
             mode=parsed.values.mode,
             other_domains=parsed.values.other_domains,
         )
-        if decision.outcome == APPROVED and not site.signup_supported:
-            continue  # refused where sign-up isn't supported: those requests stay pending
-        if decision.outcome in counts:
+        if decision.outcome == APPROVED:
+            if not site.signup_supported:
+                continue  # refused where sign-up isn't supported: those requests stay pending
+            count -= held  # another organization's addresses are refused: they stay pending
+        if decision.outcome in counts and count:
             counts[decision.outcome] += count
             decided.append(f"{domain} {decision.outcome} {count}")
     digest = hashlib.sha256("\n".join(sorted(decided)).encode()).hexdigest()[:16] if decided else ""
@@ -92,5 +102,5 @@ def saved_settings_impact(site: Site) -> Impact:
     """What the site's saved settings would decide among its pending requests."""
     impact = proposed_settings_impact(site, SettingsValues.of(site))
     if impact is None:  # saved before a rule existed (or by hand): nothing to apply
-        return Impact(pending=sum(count for _domain, count in pending_by_domain(site)))
+        return Impact(pending=sum(count for _domain, count, _held in pending_by_domain(site)))
     return impact

@@ -247,7 +247,7 @@ def test_the_rules_preview_counts_the_domain_after_the_last_at(site):
 
     for address in ['"a@b"@example.com', "c@example.com", "d@other.example"]:
         factories.SignupRequestFactory(site=site, email=AddressField().clean(address))
-    assert sorted(pending_by_domain(site)) == [("example.com", 2), ("other.example", 1)]
+    assert sorted(pending_by_domain(site)) == [("example.com", 2, 0), ("other.example", 1, 0)]
 
 
 def test_an_international_domain_is_shown_as_people_write_it(

@@ -263,6 +263,31 @@ def test_save_saves_and_pending_requests_wait_unless_the_rules_are_asked_to_deci
     assert "The saved rules would" not in html
 
 
+def test_the_preview_leaves_out_addresses_no_approval_can_take(
+    admin_client, site, other_org, run_commits
+):
+    """Another organization's addresses (a person, an administrator's login) stay pending
+    whatever the rules say: the figures don't promise their approval."""
+    factories.PersonFactory(organization=other_org, email="gus@partner.example")
+    factories.AdministratorFactory(
+        organization=other_org, user=factories.UserFactory(email="boss@partner.example")
+    )
+    for email in ["a@partner.example", "gus@partner.example", "boss@partner.example"]:
+        factories.SignupRequestFactory(site=site, email=email)
+    data = form_data(approve_entries="partner.example")
+    with run_commits():
+        assert admin_client.post(url(site), data).status_code == 302
+    html = admin_client.get(url(site)).content.decode()
+    assert "3 requests on this site wait for review." in html
+    assert "The saved rules would approve 1 and reject 0 of them." in html
+    with run_commits():
+        assert admin_client.post(url(site), data | {"pending_action": "decide"}).status_code == 302
+    assert SignupRequest.objects.get(email="a@partner.example").status == "approved"
+    html = admin_client.get(url(site)).content.decode()
+    assert "2 requests on this site wait for review." in html
+    assert "The saved rules would" not in html
+
+
 def _seen(html: str) -> dict:
     """What the page showed, as its form sends it back."""
     return dict(re.findall(r'name="(seen_impact)" value="(\w*)"', html))

@@ -271,16 +271,33 @@ def test_person_of_the_org_without_license_can_request(client, site, reviewers, 
     assert SignupRequest.objects.get().status == "pending"
 
 
+@pytest.mark.parametrize(
+    ("rules", "reason"),
+    [
+        (
+            {"approve_entries": ["globex.example"]},
+            "The address matches globex.example in the domains to approve automatically, but "
+            "the request could not be approved automatically: an administrator decides.",
+        ),
+        (
+            {"mode": "automatic", "other_domains": "approve"},
+            "Automatic mode approves requests from other domains, but this one could not be "
+            "approved automatically: an administrator decides.",
+        ),
+    ],
+)
 def test_other_organization_address_makes_a_request_that_waits(
-    client, site, other_org, reviewers, outbox, run_commits
+    client, site, other_org, reviewers, outbox, run_commits, rules, reason
 ):
     """Another organization's address gets a request like any other (SPEC sections 5 and 6); an
-    automatic approval of it is refused, so it waits in the queue for an administrator."""
+    automatic approval of it is refused, so it waits in the queue for an administrator, and
+    its reason says which rule approved it (not "review mode")."""
     factories.PersonFactory(organization=other_org, email="gus@globex.example")
-    configure(site, require_confirmation=False, approve_entries=["globex.example"])
+    configure(site, require_confirmation=False, **rules)
     sign_up(client, site, run_commits, email="gus@globex.example")
     req = SignupRequest.objects.get()
     assert req.status == SignupRequest.Status.PENDING
+    assert req.decision_reason == reason
     assert kinds(outbox) == ["admin_new_request", "request_received"]
     assert not HostLicense.objects.exists()
 
