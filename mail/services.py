@@ -32,9 +32,6 @@ STOPPED_WHILE_SENDING = gettext_noop("The worker stopped while sending; tried ag
 STOPPED_ON_EVERY_TRY = gettext_noop(
     "The worker stopped while sending, on every try; it was not tried again."
 )
-ANSWER_LOST_AFTER_HANDOVER = gettext_noop(
-    "The mail server had the whole message but its answer never came; it was not sent again."
-)
 # A row is claimed only once its next try is due (give or take a clock difference between
 # hosts), so a delivery message that comes again early can't use up the tries and the backoff.
 CLAIM_CLOCK_SLACK = timedelta(seconds=2)
@@ -169,12 +166,12 @@ def _claim(email_id: int) -> OutboxEmail | None:
 
 
 def is_permanent_failure(exc: BaseException) -> bool:
-    """A 5xx answer about the message or its recipients won't change by trying again."""
-    if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return False  # our configuration, fixed by an operator: keep trying
+    """A 5xx answer about the message or its recipients won't change by trying again. One
+    about us (the greeting, HELO, authentication, the sender address: the relay's
+    configuration, which an operator fixes) would fail every email alike: keep trying."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _msg in exc.recipients.values())
-    if isinstance(exc, smtplib.SMTPResponseException):
+    if isinstance(exc, smtplib.SMTPDataError):
         return exc.smtp_code >= 500
     return False
 
@@ -246,12 +243,17 @@ def email_deliver(*, email_id: int) -> DeliveryOutcome:
 
 
 def _settle(email: OutboxEmail, exc: BaseException) -> DeliveryOutcome:
-    """A send that raised: tried again later, unless the server already had the message and
-    what failed was only waiting for its answer (a refusal is an answer, and is tried again)."""
-    if email.handed_over_at is not None and not isinstance(exc, smtplib.SMTPResponseException):
-        logger.warning("email %s handed over, answer lost (%s): not sent again", email.pk, exc)
-        _finish(email, OutboxEmail.Status.SENT, ANSWER_LOST_AFTER_HANDOVER)
-        return DeliveryOutcome("sent")
+    """A send that raised: tried again later. The server takes a message only with its answer
+    to the final dot: a connection closed or timed out before it means the message may never
+    have arrived, so it is tried again (with the same Message-ID, by which a mailbox can fold
+    the rare copy). Only the task's own time limit stopping it after the hand-over counts as
+    sent, as a worker that died there does (see outbox_sweep)."""
+    if email.handed_over_at is not None:
+        if isinstance(exc, SoftTimeLimitExceeded):
+            _finish(email, OutboxEmail.Status.SENT, HANDED_OVER_BEFORE_STOP)
+            return DeliveryOutcome("sent")
+        if not isinstance(exc, smtplib.SMTPResponseException):
+            logger.warning("email %s: no answer to the whole message (%s)", email.pk, exc)
     return _failed(email, exc)
 
 

@@ -22,6 +22,8 @@ from django.core.mail.message import EmailMessage
 
 # An idle connection older than this is reopened rather than trusted.
 MAX_IDLE_SECONDS = 30.0
+# How long the answer to the final dot is waited for, at least (EMAIL_TIMEOUT if longer).
+FINAL_REPLY_SECONDS = 40.0
 
 
 class HandoverHookMixin:
@@ -58,7 +60,14 @@ class HandoverHookMixin:
             raise
         if after is not None:
             after(dot_written=True)
-        return self.getreply()
+        # A server may check the message before it answers: it gets longer than other replies
+        # (RFC 5321 section 4.5.3.2.6 suggests minutes; the task's time limit bounds it here).
+        self.sock.settimeout(max(self.timeout or 0, FINAL_REPLY_SECONDS))
+        try:
+            return self.getreply()
+        finally:
+            if self.sock is not None:
+                self.sock.settimeout(self.timeout)
 
 
 class HandoverSMTP(HandoverHookMixin, smtplib.SMTP):

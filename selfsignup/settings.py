@@ -275,9 +275,13 @@ EMAIL_TIMEOUT = env_number("EMAIL_TIMEOUT", default=10, minimum=1)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Meetings <no-reply@meetings.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# How many times an email is tried before it is marked failed, and the first retry delay.
-OUTBOX_MAX_ATTEMPTS = env_number("OUTBOX_MAX_ATTEMPTS", default=6, minimum=1)
+# How many times an email is tried before it is marked failed, and the first retry delay. The
+# delays double up to an hour: the defaults ride out a mail relay down for about three hours.
+OUTBOX_MAX_ATTEMPTS = env_number("OUTBOX_MAX_ATTEMPTS", default=10, minimum=1)
 OUTBOX_RETRY_BASE_SECONDS = env_number("OUTBOX_RETRY_BASE_SECONDS", default=30, minimum=1)
+# A row in sending longer than this was left by a dead worker. It must be longer than a task
+# may live (CELERY_TASK_TIME_LIMIT), or the sweep takes back a send still going on and the email
+# goes twice; the fault tests' private stack alone sets less, to see a dead worker's row soon.
 OUTBOX_SENDING_TIMEOUT_SECONDS = env_number(
     "OUTBOX_SENDING_TIMEOUT_SECONDS", default=300, minimum=1
 )

@@ -138,6 +138,26 @@ def test_permanent_5xx_fails_at_once(db, outbox, monkeypatch):
     assert email.attempts == 1 and "550" in email.last_error
 
 
+@pytest.mark.parametrize(
+    ("refusal", "outcome"),
+    [
+        (smtplib.SMTPDataError(554, b"message refused"), "failed"),
+        (smtplib.SMTPRecipientsRefused({"nora@example.net": (451, b"later")}), "retry"),
+        # The relay refusing us, not this message: an operator fixes it, every email waits.
+        (smtplib.SMTPSenderRefused(530, b"5.7.0 Authentication required", "x@y.z"), "retry"),
+        (smtplib.SMTPConnectError(554, b"no service"), "retry"),
+        (smtplib.SMTPHeloError(501, b"bad HELO"), "retry"),
+        (smtplib.SMTPAuthenticationError(535, b"bad credentials"), "retry"),
+    ],
+)
+def test_only_a_refusal_of_the_message_or_its_recipient_is_final(
+    db, outbox, monkeypatch, refusal, outcome
+):
+    email = queue()
+    monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", _failing_send(refusal))
+    assert email_deliver(email_id=email.pk).status == outcome
+
+
 def test_backoff_grows_and_has_jitter(settings):
     settings.OUTBOX_RETRY_BASE_SECONDS = 10
     first = [retry_delay(1) for _ in range(50)]

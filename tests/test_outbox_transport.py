@@ -231,7 +231,7 @@ def test_failed_email_can_be_sent_again_from_the_request_page(
 
 
 class AnswersLate(Mailbox):
-    """Takes the whole message, then answers after the client has stopped waiting."""
+    """Takes the whole message, then answers after the connection's usual time-out."""
 
     async def handle_DATA(self, server, session, envelope) -> str:
         import asyncio
@@ -241,7 +241,9 @@ class AnswersLate(Mailbox):
         return "250 OK"
 
 
-def test_an_answer_lost_after_the_handover_does_not_send_twice(db, settings):
+def test_the_answer_to_the_whole_message_is_waited_for_longer(db, settings, monkeypatch):
+    """A server that checks a message before answering is given longer than other replies: the
+    email is sent once, not timed out and sent again."""
     from aiosmtpd.controller import Controller
 
     mailbox, port = AnswersLate(), free_port()
@@ -249,19 +251,86 @@ def test_an_answer_lost_after_the_handover_does_not_send_twice(db, settings):
     controller.start()
     settings.EMAIL_BACKEND = "mail.transport.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 1
+    monkeypatch.setattr(transport, "FINAL_REPLY_SECONDS", 5.0)
     transport.drop_connection()
     try:
         email = queue("late-answer")
         assert email_deliver(email_id=email.pk).status == "sent"
         email.refresh_from_db()
-        assert email.status == OutboxEmail.Status.SENT and email.handed_over_at
-        assert "its answer never came" in email.last_error
-        # Whatever comes again for the row (a sweep, a redelivered message) sends nothing.
-        assert email_deliver(email_id=email.pk).status == "skipped"
+        assert (email.status, email.last_error) == (OutboxEmail.Status.SENT, "")
     finally:
         transport.drop_connection()
         controller.stop()
     assert len(mailbox.messages) == 1
+
+
+class DropsMidMessage:
+    """A mail server that, on its first connection, closes it in the middle of the message
+    (before the final dot: it never has the message), then takes messages normally."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.received: list[bytes] = []
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn, conn.makefile("rb") as lines:
+                self._session(conn, lines, drop=self.connections == 1)
+
+    def _session(self, conn, lines, *, drop: bool) -> None:
+        conn.sendall(b"220 test\r\n")
+        for line in lines:
+            command = line[:4].upper()
+            if command == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            if command != b"DATA":
+                conn.sendall(b"250 ok\r\n")
+                continue
+            conn.sendall(b"354 go on\r\n")
+            body = []
+            for data_line in lines:
+                if drop and len(body) == 3:
+                    return  # the connection closes with the message unfinished
+                if data_line == b".\r\n":
+                    break
+                body.append(data_line)
+            self.received.append(b"".join(body))
+            conn.sendall(b"250 queued\r\n")
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_connection_lost_before_the_server_answers_the_message_is_tried_again(db, settings):
+    """The server closed the connection before answering the whole message: it may never have
+    had it, so the row is not counted as sent but tried again, and delivered then."""
+    server = DropsMidMessage()
+    settings.EMAIL_BACKEND = "mail.transport.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", server.port, 5
+    transport.drop_connection()
+    try:
+        email = queue("dropped")
+        assert email_deliver(email_id=email.pk).status == "retry"
+        email.refresh_from_db()
+        assert email.status == OutboxEmail.Status.QUEUED and server.received == []
+        assert "SMTPServerDisconnected" in email.last_error
+        due_again(email)
+        assert email_deliver(email_id=email.pk).status == "sent"
+    finally:
+        transport.drop_connection()
+        server.close()
+    assert len(server.received) == 1 and b"X-Idempotency-Key" in server.received[0]
 
 
 def test_a_refusal_after_the_message_is_tried_again(db, smtp, monkeypatch):
@@ -419,15 +488,15 @@ def test_a_dot_that_could_not_be_written_is_not_a_hand_over(
     assert (outcome.status, email.status) == ("retry", "queued")
 
 
-def test_a_hand_over_whose_mark_went_unanswered_is_not_sent_again(
+def test_a_hand_over_whose_mark_went_unanswered_is_made_again(
     postgres,
     smtp,
     monkeypatch,
 ):
     """The hand-over connection died while idle (PostgreSQL restarted, idle_session_timeout, a
-    pooler): the mark is lost, yet the dot goes out. Then the server's answer is lost: the row
-    is queued again and the email sent twice; and the row shows no hand-over, so a worker dying
-    there has the sweep send it again too."""
+    pooler): the mark is lost, yet the dot goes out. The mark is made again through the main
+    connection, so that a worker dying while it waits for the server's answer is not sent
+    again by the sweep. (The answer is lost here: the row is tried again.)"""
     handover._connection()
     pid = handover._local.conn.get_backend_pid()
     with connection.cursor() as cursor:
@@ -445,7 +514,7 @@ def test_a_hand_over_whose_mark_went_unanswered_is_not_sent_again(
     email.refresh_from_db()
     assert len(smtp.messages) == 1
     assert email.handed_over_at is not None
-    assert (outcome.status, email.status) == ("sent", "sent")
+    assert (outcome.status, email.status) == ("retry", "queued")
 
 
 def test_a_soft_time_limit_while_waiting_for_the_mark_stops_the_task(
