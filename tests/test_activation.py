@@ -76,6 +76,33 @@ def test_activation_link_tampered_expired_or_for_another_site(
     assert client.get(approved).status_code == 400
 
 
+def test_an_expired_activation_link_says_how_to_get_a_new_one(
+    client, site, approved, outbox, run_commits, settings
+):
+    """The page doesn't end at Sign in, which someone with no password can't use: it sends them
+    to sign up again, which emails a new link (and when sign-up is off, to an administrator)."""
+    settings.SIGNUP_ACTIVATION_MAX_AGE = -1
+    page = client.get(approved).content.decode()
+    assert "sign up again with the same address" in page
+    assert f'href="/sites/{site.slug}/signup/"' in page
+    settings.SIGNUP_ACTIVATION_MAX_AGE = 7 * 24 * 3600
+    outbox.clear()
+    with run_commits():
+        client.post(
+            f"/sites/{site.slug}/signup/",
+            human({"email": "nora@example.net", "first_name": "Nora", "last_name": "New"}),
+        )
+    (again,) = outbox
+    fresh = re.search(r"http://testserver(/sites/\S+/activate/\S+/)", again.body).group(1)
+    assert client.get(fresh).status_code == 200
+    site.signup_enabled = False
+    site.save(update_fields=["signup_enabled"])
+    settings.SIGNUP_ACTIVATION_MAX_AGE = -1
+    closed = client.get(fresh).content.decode()
+    assert "ask an administrator of your organization" in closed
+    assert f'href="/sites/{site.slug}/signup/"' not in closed
+
+
 def test_forged_token_for_a_person_without_nonce_is_refused(client, site):
     person = factories.PersonFactory(organization=site.organization)
     factories.HostLicenseFactory(person=person, site=site)
