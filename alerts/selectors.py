@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from alerts.models import AuditEvent
 from mail.models import OutboxEmail
 from orgs.models import Administrator
-from orgs.permissions import sites_visible_to
+from orgs.permissions import emails_visible_to, sites_visible_to
 from orgs.services import is_elsewhere
 from selfsignup.params import text_param
 from selfsignup.search import search_matches
@@ -74,6 +74,16 @@ def address_in_other_organization(req: SignupRequest) -> bool:
     """Whether a pending request's address is another organization's, a person's or an
     administrator's (so approving it will be refused)."""
     return req.is_pending and is_elsewhere(req.email_normalized, req.organization_id)
+
+
+def failed_emails(admin: Administrator) -> QuerySet[OutboxEmail]:
+    """Alerts center › Failed emails: the emails the administrator sees that ended failed,
+    with their request (unordered; the keyset pager orders them newest first)."""
+    return (
+        emails_visible_to(admin)
+        .filter(status=OutboxEmail.Status.FAILED)
+        .select_related("request__site")
+    )
 
 
 def request_emails(req: SignupRequest) -> list[OutboxEmail]:

@@ -1,4 +1,5 @@
-"""Alerts center: the Requests queue, a request's page, deciding, bulk, the audit trail."""
+"""Alerts center: the Requests queue, a request's page, deciding, bulk, failed emails, the audit
+trail."""
 
 import re
 
@@ -12,7 +13,7 @@ from django.views.decorators.http import require_POST
 from alerts import selectors, services
 from mail import services as mail_services
 from mail.models import OutboxEmail
-from orgs.permissions import get_request_for, hub_view, requests_visible_to
+from orgs.permissions import get_email_for, get_request_for, hub_view, requests_visible_to
 from selfsignup.pagination import keyset_page, query_without_cursor
 from selfsignup.params import text_param
 from signup.models import SignupRequest
@@ -128,14 +129,38 @@ def request_bulk(request: HttpRequest) -> HttpResponse:
 @require_POST
 def email_resend(request: HttpRequest, pk: int, email_id: int) -> HttpResponse:
     req = get_request_for(request.admin, pk, write=True)
-    email = get_object_or_404(OutboxEmail, pk=email_id, request=req)
+    _resend(request, get_object_or_404(OutboxEmail, pk=email_id, request=req))
+    return redirect("hub:request_detail", pk=req.pk)
+
+
+def _resend(request: HttpRequest, email: OutboxEmail) -> None:
     try:
         mail_services.email_resend(email_id=email.pk, acting_user=request.user)
     except mail_services.NotFailed:
         messages.info(request, _("This email is not in the failed state: nothing to do."))
     else:
         messages.success(request, _("The email will be sent again."))
-    return redirect("hub:request_detail", pk=req.pk)
+
+
+@hub_view
+def failed_emails(request: HttpRequest) -> HttpResponse:
+    """Every email that ended failed, the organization's own (Add person's) included: none is
+    found only by opening its request."""
+    context = {
+        "nav": "emails",
+        "page": keyset_page(
+            selectors.failed_emails(request.admin), cursor=request.GET.get("cursor", "")
+        ),
+        "query_string": query_without_cursor(request.GET),
+    }
+    return render(request, "alerts/failed_emails.html", context)
+
+
+@hub_view
+@require_POST
+def failed_email_resend(request: HttpRequest, email_id: int) -> HttpResponse:
+    _resend(request, get_email_for(request.admin, email_id, write=True))
+    return redirect("hub:failed_emails")
 
 
 @hub_view

@@ -74,6 +74,12 @@ class OutboxEmail(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="mail_outbox_due"),
             models.Index(fields=["request", "created_at"], name="mail_outbox_request_log"),
+            # Alerts center › Failed emails: an organization's, newest first (keyset cursor).
+            models.Index(
+                fields=["organization", "-created_at", "-id"],
+                condition=models.Q(status="failed"),
+                name="mail_outbox_failed",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -18,6 +18,7 @@ from django.utils.translation import get_language, get_supported_language_varian
 from django.utils.translation.trans_real import parse_accept_lang_header
 
 from alerts.models import AuditEvent
+from mail.models import OutboxEmail
 from orgs.models import Administrator, HostLicense, Person
 from signup.models import SignupRequest
 from sites.models import Site
@@ -120,6 +121,23 @@ def people_visible_to(admin: Administrator) -> QuerySet[Person]:
 def can_add_people(admin: Administrator) -> bool:
     """Adding a person applies the template's licenses on any site: full administrators only."""
     return admin.role == Administrator.Role.FULL
+
+
+def emails_visible_to(admin: Administrator) -> QuerySet[OutboxEmail]:
+    """The organization's emails; a site administrator's are those about a request on their
+    sites (the organization's own, like Add person's, are about no site)."""
+    emails = OutboxEmail.objects.filter(organization_id=admin.organization_id)
+    if admin.role == Administrator.Role.SITE:
+        emails = emails.filter(request__site__in=sites_visible_to(admin))
+    return emails
+
+
+def get_email_for(admin: Administrator, email_id: int, *, write: bool = False) -> OutboxEmail:
+    email = emails_visible_to(admin).filter(pk=email_id).first()
+    if email is None:
+        raise Http404("no such email")
+    _require_write(admin, write)
+    return email
 
 
 def audit_visible_to(admin: Administrator) -> QuerySet[AuditEvent]:

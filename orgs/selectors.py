@@ -5,8 +5,14 @@ from dataclasses import dataclass
 from django.db.models import Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
+from mail.models import OutboxEmail
 from orgs.models import Administrator, HostLicense, Person
-from orgs.permissions import audit_visible_to, people_visible_to, sites_visible_to
+from orgs.permissions import (
+    audit_visible_to,
+    emails_visible_to,
+    people_visible_to,
+    sites_visible_to,
+)
 from selfsignup.search import search_matches
 from sites.domains import InvalidDomain, normalize_email
 from sites.models import Site
@@ -82,9 +88,12 @@ def overview(admin: Administrator) -> dict:
     recent = list(
         audit_visible_to(admin).select_related("site", "request").order_by("-created_at")[:8]
     )
+    # Emails that ended failed, counted up to the cap: Alerts center › Failed emails lists them.
+    failed = emails_visible_to(admin).filter(status=OutboxEmail.Status.FAILED).order_by()
     return {
         "sites": sites,
         "pending_total": sum(site.pending_count for site in sites),
         "recent": recent,
         "cap": PENDING_COUNT_CAP,
+        "failed_emails": failed[:PENDING_COUNT_CAP].count(),
     }

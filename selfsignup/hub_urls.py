@@ -26,5 +26,11 @@ urlpatterns = [
         alerts.email_resend,
         name="email_resend",
     ),
+    path("alerts/emails/", alerts.failed_emails, name="failed_emails"),
+    path(
+        "alerts/emails/<int:email_id>/resend/",
+        alerts.failed_email_resend,
+        name="failed_email_resend",
+    ),
     path("alerts/audit/", alerts.audit, name="audit"),
 ]

@@ -110,6 +110,14 @@ OBJECT_URLS = {
     "request_approve",
     "request_reject",
     "email_resend",
+    "failed_email_resend",
+}
+POST_ONLY = {
+    "request_approve",
+    "request_reject",
+    "email_resend",
+    "failed_email_resend",
+    "requests_bulk",
 }
 POST_DATA = {
     "signup_enabled": "on",
@@ -151,13 +159,7 @@ def test_every_hub_url_with_every_role(
             assert post.status_code == 302 and "/hub/login/" in post.url, url
         elif role == "readonly":
             assert post.status_code == 403, url
-            expected = (
-                403
-                if name == "person_add"
-                else 405
-                if name in {"request_approve", "request_reject", "email_resend", "requests_bulk"}
-                else 200
-            )
+            expected = 403 if name == "person_add" else 405 if name in POST_ONLY else 200
             assert get.status_code == expected, url
         else:
             if name in OBJECT_URLS:
@@ -183,11 +185,7 @@ def test_full_admin_reaches_every_page(world, full_admin, client):
         if name in SKIP:
             continue
         status = client.get(url).status_code
-        expected = (
-            405
-            if name in {"request_approve", "request_reject", "email_resend", "requests_bulk"}
-            else 200
-        )
+        expected = 405 if name in POST_ONLY else 200
         assert status == expected, url
 
 

@@ -499,3 +499,66 @@ def test_tables_that_scroll_on_a_phone_can_be_reached_by_keyboard(admin_client, 
     html = admin_client.get(path).content.decode()
     wraps = re.findall(r'<\w+ [^>]*class="table-wrap"[^>]*>', html)
     assert wraps and all('tabindex="0"' in w and "aria-label=" in w for w in wraps), wraps
+
+
+def _failed(key: str, *, organization, request=None, kind="host_ready", status="failed"):
+    return OutboxEmail.objects.create(
+        idempotency_key=key,
+        kind=kind,
+        to_email=f"{key}@example.net",
+        organization=organization,
+        request=request,
+        status=status,
+        attempts=10,
+        last_error="SMTPRecipientsRefused: 550 no such user",
+    )
+
+
+def test_failed_emails_are_listed_and_sent_again_from_the_alerts_center(
+    client, org, site, other_site, other_org, full_admin, readonly_admin, site_admin, run_commits
+):
+    """An email about no request (Add person's "Your host account is ready") that failed is
+    found without opening requests one by one, and sent again from there."""
+    on_site = _failed(
+        "on-site", organization=org, request=factories.SignupRequestFactory(site=site)
+    )
+    on_other = _failed(
+        "on-other", organization=org, request=factories.SignupRequestFactory(site=other_site)
+    )
+    added = _failed("added", organization=org)
+    _failed("delivered", organization=org, status="queued")
+    theirs = _failed("theirs", organization=other_org)
+
+    client.force_login(full_admin)
+    overview = client.get("/hub/").content.decode()
+    assert "3 emails could not be delivered." in overview
+    page = client.get("/hub/alerts/emails/").content.decode()
+    for email in [on_site, on_other, added]:
+        assert email.to_email in page
+    assert "delivered@" not in page and "theirs@" not in page
+    assert page.count(">Send again</button>") == 3
+    with run_commits():
+        response = client.post(f"/hub/alerts/emails/{added.pk}/resend/", follow=True)
+    assert response.redirect_chain[-1][0] == "/hub/alerts/emails/"
+    assert "The email will be sent again." in response.content.decode()
+    added.refresh_from_db()
+    assert added.status in ("queued", "sent")
+    assert AuditEvent.objects.filter(action="email_resent", actor=full_admin).count() == 1
+    again = client.post(f"/hub/alerts/emails/{added.pk}/resend/", follow=True)
+    assert "not in the failed state" in again.content.decode()
+    assert client.post(f"/hub/alerts/emails/{theirs.pk}/resend/").status_code == 404
+
+    client.force_login(readonly_admin)
+    page = client.get("/hub/alerts/emails/").content.decode()
+    assert on_site.to_email in page and ">Send again</button>" not in page
+    assert client.post(f"/hub/alerts/emails/{on_site.pk}/resend/").status_code == 403
+
+    # A site administrator (of other_site): the emails about their site's requests only.
+    client.force_login(site_admin)
+    page = client.get("/hub/alerts/emails/").content.decode()
+    assert on_other.to_email in page
+    assert on_site.to_email not in page and "added@" not in page
+    assert client.post(f"/hub/alerts/emails/{on_site.pk}/resend/").status_code == 404
+    theirs.refresh_from_db()
+    on_site.refresh_from_db()
+    assert theirs.status == on_site.status == "failed"

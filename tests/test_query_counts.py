@@ -236,3 +236,26 @@ def test_the_audit_trail_of_one_site_reads_the_site_index(site, other_site, full
     trail = audit_trail(full_admin.administrator, site=other_site.slug)
     plan = trail.order_by("-created_at", "-id")[:51].explain()
     assert "alerts_audit_site" in plan and "Sort" not in plan, plan
+
+
+def test_the_failed_emails_page_reads_the_same_statements_however_many(client, org, full_admin):
+    from mail.models import OutboxEmail
+
+    client.force_login(full_admin)
+
+    def failed(count: int) -> None:
+        for number in range(count):
+            req = factories.SignupRequestFactory(site=factories.SiteFactory(organization=org))
+            OutboxEmail.objects.create(
+                idempotency_key=f"k{OutboxEmail.objects.count()}-{number}",
+                kind="request_received",
+                to_email="x@example.net",
+                organization=org,
+                request=req,
+                status="failed",
+            )
+
+    failed(1)
+    few = _hub_statements(client, "/hub/alerts/emails/")
+    failed(30)
+    assert _hub_statements(client, "/hub/alerts/emails/") == few
