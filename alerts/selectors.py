@@ -77,13 +77,10 @@ def address_in_other_organization(req: SignupRequest) -> bool:
 
 
 def failed_emails(admin: Administrator) -> QuerySet[OutboxEmail]:
-    """Alerts center › Failed emails: the emails the administrator sees that ended failed,
-    with their request (unordered; the keyset pager orders them newest first)."""
-    return (
-        emails_visible_to(admin)
-        .filter(status=OutboxEmail.Status.FAILED)
-        .select_related("request__site")
-    )
+    """Alerts center › Failed emails: the emails the administrator sees that ended failed and
+    that a new try could still deliver usefully, with their request (unordered; the keyset
+    pager orders them newest first)."""
+    return emails_visible_to(admin).resendable().select_related("request__site")
 
 
 def request_emails(req: SignupRequest) -> list[OutboxEmail]:

@@ -414,6 +414,17 @@ def requests_decide_bulk(
     return [outcomes.get(pk) or Outcome(pk, False, _("Request not found.")) for pk in ids]
 
 
+def _hold(reqs: list[SignupRequest], decisions: dict[int, Decision]) -> None:
+    """Requests the rules approved but no approval could take (the address is another
+    organization's, or the site no longer supports sign-up) stay pending, saying which rule
+    approved them."""
+    for req in reqs:
+        req.decision_basis = BASIS_HELD
+        req.decision_pattern = decisions[req.pk].pattern
+    if reqs:
+        SignupRequest.objects.bulk_update(reqs, ["decision_basis", "decision_pattern"])
+
+
 def request_apply_decision(*, req: SignupRequest, decision: Decision) -> None:
     """Apply the domain rules' decision to a request the caller has locked (or just created).
 
@@ -518,4 +529,5 @@ def requests_apply_rules(*, site_id: int, requested_at: datetime | None = None) 
             errors = _approve_batch(approve, actor=None, decisions=decisions) if approve else {}
             if reject:
                 _reject_batch(reject, actor=None, decisions=decisions, reason="")
+            _hold([r for r in approve if r.pk in errors], decisions)
             decided += len(approve) - len(errors) + len(reject)

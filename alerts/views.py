@@ -138,6 +138,8 @@ def _resend(request: HttpRequest, email: OutboxEmail) -> None:
         mail_services.email_resend(email_id=email.pk, acting_user=request.user)
     except mail_services.NotFailed:
         messages.info(request, _("This email is not in the failed state: nothing to do."))
+    except mail_services.NotResendable:
+        messages.info(request, _("This email can't be sent again: what it was about is gone."))
     else:
         messages.success(request, _("The email will be sent again."))
 

@@ -19,6 +19,13 @@ class OutboxEmailQuerySet(models.QuerySet["OutboxEmail"]):
     def queued(self) -> "OutboxEmailQuerySet":
         return self.filter(status=OutboxEmail.Status.QUEUED)
 
+    def resendable(self) -> "OutboxEmailQuerySet":
+        """Failed emails that a new try could still deliver usefully: not of a kind no longer
+        sent, nor a confirmation of a request since purged (its link would lead nowhere)."""
+        return self.filter(status=OutboxEmail.Status.FAILED, kind__in=EmailKind.values).exclude(
+            kind=EmailKind.CONFIRM_EMAIL, request__isnull=True
+        )
+
 
 class OutboxEmail(models.Model):
     class Status(models.TextChoices):

@@ -32,6 +32,9 @@ STOPPED_WHILE_SENDING = gettext_noop("The worker stopped while sending; tried ag
 STOPPED_ON_EVERY_TRY = gettext_noop(
     "The worker stopped while sending, on every try; it was not tried again."
 )
+ANSWER_LOST_AFTER_HANDOVER = gettext_noop(
+    "The mail server had the whole message but its answer never came; it was not sent again."
+)
 # A row is claimed only once its next try is due (give or take a clock difference between
 # hosts), so a delivery message that comes again early can't use up the tries and the backoff.
 CLAIM_CLOCK_SLACK = timedelta(seconds=2)
@@ -170,10 +173,21 @@ def is_permanent_failure(exc: BaseException) -> bool:
     about us (the greeting, HELO, authentication, the sender address: the relay's
     configuration, which an operator fixes) would fail every email alike: keep trying."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return all(code >= 500 for code, _msg in exc.recipients.values())
+        # 5.7.x at RCPT is a policy refusal, most often of us ("Relay access denied"): retried.
+        return all(
+            code >= 500 and not _enhanced_status(msg).startswith("5.7.")
+            for code, msg in exc.recipients.values()
+        )
     if isinstance(exc, smtplib.SMTPDataError):
         return exc.smtp_code >= 500
     return False
+
+
+def _enhanced_status(message: bytes | str) -> str:
+    """The RFC 3463 status code a reply text starts with ("5.1.1"), or ""."""
+    text = message.decode(errors="replace") if isinstance(message, bytes) else message
+    first = text.split(maxsplit=1)[0] if text.strip() else ""
+    return first if first[:2] in ("4.", "5.") else ""
 
 
 def retry_delay(attempts: int) -> float:
@@ -243,17 +257,24 @@ def email_deliver(*, email_id: int) -> DeliveryOutcome:
 
 
 def _settle(email: OutboxEmail, exc: BaseException) -> DeliveryOutcome:
-    """A send that raised: tried again later. The server takes a message only with its answer
-    to the final dot: a connection closed or timed out before it means the message may never
-    have arrived, so it is tried again (with the same Message-ID, by which a mailbox can fold
-    the rare copy). Only the task's own time limit stopping it after the hand-over counts as
-    sent, as a worker that died there does (see outbox_sweep)."""
+    """A send that raised: tried again later, except after the hand-over when the server most
+    likely has the message.
+
+    The server takes a message with its answer to the final dot. A connection it closed before
+    answering means the message may never have arrived: tried again (with the same Message-ID,
+    by which a mailbox can fold the rare copy). A connection still open with no answer in time
+    is a server still checking the message, which would take every copy: counted as sent, as
+    is a try the task's own time limit stopped there (like a worker that died, outbox_sweep)."""
     if email.handed_over_at is not None:
         if isinstance(exc, SoftTimeLimitExceeded):
             _finish(email, OutboxEmail.Status.SENT, HANDED_OVER_BEFORE_STOP)
             return DeliveryOutcome("sent")
+        if isinstance(exc, transport.FinalAnswerTimedOut):
+            logger.warning("email %s handed over, no answer in time: not sent again", email.pk)
+            _finish(email, OutboxEmail.Status.SENT, ANSWER_LOST_AFTER_HANDOVER)
+            return DeliveryOutcome("sent")
         if not isinstance(exc, smtplib.SMTPResponseException):
-            logger.warning("email %s: no answer to the whole message (%s)", email.pk, exc)
+            logger.warning("email %s: connection closed before the answer (%s)", email.pk, exc)
     return _failed(email, exc)
 
 
@@ -328,6 +349,10 @@ class NotFailed(Exception):
     """Only a failed email can be sent again."""
 
 
+class NotResendable(Exception):
+    """A failed email that a new try could not deliver usefully (OutboxEmail.resendable)."""
+
+
 def email_resend(*, email_id: int, acting_user) -> OutboxEmail:
     """Give a failed email a new try (the same row: a sent email is never sent twice)."""
     from alerts.audit import audit_record
@@ -341,6 +366,8 @@ def email_resend(*, email_id: int, acting_user) -> OutboxEmail:
         )
         if email.status != OutboxEmail.Status.FAILED:
             raise NotFailed(email.status)
+        if not OutboxEmail.objects.resendable().filter(pk=email.pk).exists():
+            raise NotResendable(email.kind)
         email.status = OutboxEmail.Status.QUEUED
         email.next_attempt_at = timezone.now()
         email.save(update_fields=["status", "next_attempt_at", "updated_at"])

@@ -26,6 +26,11 @@ MAX_IDLE_SECONDS = 30.0
 FINAL_REPLY_SECONDS = 40.0
 
 
+class FinalAnswerTimedOut(smtplib.SMTPServerDisconnected):
+    """The server had the whole message and kept the connection open, but gave no answer in
+    time: it is most likely still checking it, and would take a second copy too."""
+
+
 class HandoverHookMixin:
     """smtplib's DATA command, with `before_final_dot` called before the terminating dot."""
 
@@ -65,6 +70,11 @@ class HandoverHookMixin:
         self.sock.settimeout(max(self.timeout or 0, FINAL_REPLY_SECONDS))
         try:
             return self.getreply()
+        except smtplib.SMTPServerDisconnected as exc:
+            # smtplib reports a time-out as a closed connection (it closes it): tell them apart.
+            if isinstance(exc.__context__, TimeoutError):
+                raise FinalAnswerTimedOut(str(exc)) from exc.__context__
+            raise
         finally:
             if self.sock is not None:
                 self.sock.settimeout(self.timeout)

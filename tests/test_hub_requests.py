@@ -531,7 +531,7 @@ def test_failed_emails_are_listed_and_sent_again_from_the_alerts_center(
 
     client.force_login(full_admin)
     overview = client.get("/hub/").content.decode()
-    assert "3 emails could not be delivered." in overview
+    assert "3 emails could not be delivered in the last 7 days." in overview
     page = client.get("/hub/alerts/emails/").content.decode()
     for email in [on_site, on_other, added]:
         assert email.to_email in page
@@ -562,3 +562,26 @@ def test_failed_emails_are_listed_and_sent_again_from_the_alerts_center(
     theirs.refresh_from_db()
     on_site.refresh_from_db()
     assert theirs.status == on_site.status == "failed"
+
+
+def test_failed_emails_that_no_try_could_deliver_usefully_are_left_out(
+    client, org, full_admin, run_commits
+):
+    """A confirmation whose request was purged (its link leads nowhere) and a kind no longer
+    sent are not listed nor sent again; one that failed long ago is listed, not counted on the
+    Overview (nobody may be able to fix it)."""
+    purged = _failed("purged", organization=org, kind="confirm_email")
+    retired = _failed("retired", organization=org, kind="other_organization")
+    old = _failed("old", organization=org)
+    OutboxEmail.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
+    client.force_login(full_admin)
+    assert "could not be delivered" not in client.get("/hub/").content.decode()
+    page = client.get("/hub/alerts/emails/").content.decode()
+    assert "old@example.net" in page
+    assert "purged@" not in page and "retired@" not in page
+    for email in [purged, retired]:
+        with run_commits():
+            response = client.post(f"/hub/alerts/emails/{email.pk}/resend/", follow=True)
+        assert "can&#x27;t be sent again" in response.content.decode()
+        email.refresh_from_db()
+        assert email.status == "failed"

@@ -283,6 +283,13 @@ def test_the_preview_leaves_out_addresses_no_approval_can_take(
     with run_commits():
         assert admin_client.post(url(site), data | {"pending_action": "decide"}).status_code == 302
     assert SignupRequest.objects.get(email="a@partner.example").status == "approved"
+    held = SignupRequest.objects.get(email="gus@partner.example")
+    assert (held.status, held.decision_basis, held.decision_pattern) == (
+        "pending",
+        "held",
+        "partner.example",
+    )
+    assert "could not be approved automatically" in held.decision_reason
     html = admin_client.get(url(site)).content.decode()
     assert "2 requests on this site wait for review." in html
     assert "The saved rules would" not in html

@@ -143,6 +143,17 @@ def test_permanent_5xx_fails_at_once(db, outbox, monkeypatch):
     [
         (smtplib.SMTPDataError(554, b"message refused"), "failed"),
         (smtplib.SMTPRecipientsRefused({"nora@example.net": (451, b"later")}), "retry"),
+        (
+            smtplib.SMTPRecipientsRefused({"nora@example.net": (550, b"5.1.1 no such user")}),
+            "failed",
+        ),
+        # A relay refusing to relay for us: its configuration, not this address.
+        (
+            smtplib.SMTPRecipientsRefused(
+                {"nora@example.net": (554, b"5.7.1 Relay access denied")}
+            ),
+            "retry",
+        ),
         # The relay refusing us, not this message: an operator fixes it, every email waits.
         (smtplib.SMTPSenderRefused(530, b"5.7.0 Authentication required", "x@y.z"), "retry"),
         (smtplib.SMTPConnectError(554, b"no service"), "retry"),

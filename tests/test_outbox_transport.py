@@ -264,6 +264,33 @@ def test_the_answer_to_the_whole_message_is_waited_for_longer(db, settings, monk
     assert len(mailbox.messages) == 1
 
 
+def test_no_answer_in_time_to_the_whole_message_is_not_sent_again(db, settings, monkeypatch):
+    """The connection stays open but the answer doesn't come in time: the server most likely
+    has the message and is still checking it, so it would take every copy. Counted as sent."""
+    from aiosmtpd.controller import Controller
+
+    mailbox, port = AnswersLate(), free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "mail.transport.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 1
+    monkeypatch.setattr(transport, "FINAL_REPLY_SECONDS", 1.0)
+    transport.drop_connection()
+    try:
+        email = queue("no-answer-in-time")
+        assert email_deliver(email_id=email.pk).status == "sent"
+        email.refresh_from_db()
+        assert email.status == OutboxEmail.Status.SENT and email.handed_over_at
+        assert "its answer never came" in email.last_error
+        # Whatever comes again for the row (a sweep, a redelivered message) sends nothing.
+        assert email_deliver(email_id=email.pk).status == "skipped"
+    finally:
+        transport.drop_connection()
+        controller.stop()
+    time.sleep(1.5)  # the server's late answer
+    assert len(mailbox.messages) == 1
+
+
 class DropsMidMessage:
     """A mail server that, on its first connection, closes it in the middle of the message
     (before the final dot: it never has the message), then takes messages normally."""
