@@ -63,18 +63,21 @@ def _invalid(schema_editor, index: str) -> bool:
 class TrigramIndexes(Operation):
     """Migration operation: a GIN trigram index on `UPPER(column::text)` for each
     `{index name: column}` of `table`, and the pg_trgm extension they need; PostgreSQL only.
+    With `within`, each index leads with that column (btree_gin), so that a search that always
+    filters on it (the queue's organization) reads only its rows' trigrams.
 
     The indexes are built CONCURRENTLY, so a large table keeps taking writes while they are
-    made; the migration must therefore say `atomic = False`. pg_trgm is a trusted extension: a
-    role that may create objects in the database may install it. Going back drops the indexes
-    and leaves the extension, which something else may use."""
+    made; the migration must therefore say `atomic = False`. pg_trgm and btree_gin are trusted
+    extensions: a role that may create objects in the database may install them. Going back
+    drops the indexes and leaves the extensions, which something else may use."""
 
     reversible = True
     reduces_to_sql = False
 
-    def __init__(self, table: str, indexes: dict[str, str]):
+    def __init__(self, table: str, indexes: dict[str, str], within: str = ""):
         self.table = table
         self.indexes = indexes
+        self.within = within
 
     def describe(self) -> str:
         return f"Create the trigram search indexes of {self.table}"
@@ -94,6 +97,10 @@ class TrigramIndexes(Operation):
             return
         quote = schema_editor.quote_name
         schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        leading = ""
+        if self.within:
+            schema_editor.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
+            leading = f"{quote(self.within)}, "
         for name, column in self.indexes.items():
             if _invalid(schema_editor, name):
                 # A build that failed or was cancelled leaves an invalid index under its name:
@@ -101,7 +108,7 @@ class TrigramIndexes(Operation):
                 schema_editor.execute(f"DROP INDEX CONCURRENTLY {quote(name)}")
             schema_editor.execute(
                 f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {quote(name)} ON {quote(self.table)} "
-                f"USING gin (UPPER({quote(column)}::text) gin_trgm_ops)"
+                f"USING gin ({leading}UPPER({quote(column)}::text) gin_trgm_ops)"
             )
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state) -> None:
@@ -111,3 +118,17 @@ class TrigramIndexes(Operation):
             schema_editor.execute(
                 f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}"
             )
+
+
+class TrigramIndexesRemoved(TrigramIndexes):
+    """Migration operation: drops indexes that TrigramIndexes made (with the same arguments),
+    CONCURRENTLY; going back makes them again."""
+
+    def describe(self) -> str:
+        return f"Drop the trigram search indexes of {self.table}"
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
+        super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state) -> None:
+        super().database_forwards(app_label, schema_editor, from_state, to_state)

@@ -112,8 +112,10 @@ def test_trigram_indexes_replace_a_build_that_failed(site):
     """Re-running the migration after an interrupted CONCURRENTLY build must not keep the
     invalid index it left behind (IF NOT EXISTS alone would)."""
     require_services()
-    name = "signup_search_email_trgm"
-    operation = TrigramIndexes("signup_signuprequest", {name: "email_normalized"})
+    name = "signup_search_org_email_trgm"
+    operation = TrigramIndexes(
+        "signup_signuprequest", {name: "email_normalized"}, within="organization_id"
+    )
     pending_requests_create(site, 2)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP INDEX {name}")
@@ -126,7 +128,7 @@ def test_trigram_indexes_replace_a_build_that_failed(site):
     with connection.schema_editor(atomic=False) as editor:
         operation.database_forwards("signup", editor, None, None)
     valid, definition = _index_state(name)
-    assert valid and "gin_trgm_ops" in definition
+    assert valid and "gin_trgm_ops" in definition and "organization_id" in definition
     with connection.schema_editor(atomic=False) as editor:
         operation.database_backwards("signup", editor, None, None)
     assert _index_state(name) is None
