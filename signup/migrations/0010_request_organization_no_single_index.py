@@ -1,0 +1,40 @@
+"""Requests lose the index on their organization alone (see SignupRequest.organization).
+
+Only the index goes: Django's AlterField would also drop and re-add the foreign key, checking
+every row under a lock that holds up sign-ups on a big table."""
+
+import django.db.models.deletion
+from django.db import migrations, models
+
+INDEX = "signup_signuprequest_organization_id_84f258c3"
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("orgs", "0005_normalize_user_logins"),
+        ("signup", "0009_request_search_within_organization"),
+    ]
+
+    operations = [
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name="signuprequest",
+                    name="organization",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="signup_requests",
+                        to="orgs.organization",
+                    ),
+                ),
+            ],
+            database_operations=[
+                migrations.RunSQL(
+                    f'DROP INDEX IF EXISTS "{INDEX}"',
+                    f'CREATE INDEX IF NOT EXISTS "{INDEX}" ON "signup_signuprequest" '
+                    '("organization_id")',
+                ),
+            ],
+        ),
+    ]
