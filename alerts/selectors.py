@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import BigIntegerField, QuerySet, Value
+from django.db.models.functions import Cast
 
 from alerts.models import AuditEvent
 from mail.models import OutboxEmail
@@ -44,7 +45,9 @@ def _visible_by_site(
     read and sorted)."""
     if sites is None:
         sites = queue_sites(admin)
-    rows = rows.filter(organization_id=admin.organization_id)
+    # As a bigint, like the column: the search indexes (btree_gin) have no operator for the
+    # integer a plain number is sent as, and would then read every organization's matches.
+    rows = rows.filter(organization_id=Cast(Value(admin.organization_id), BigIntegerField()))
     if slug:
         return rows.filter(site_id__in=[s.pk for s in sites if s.slug == slug])
     if admin.role == Administrator.Role.SITE:

@@ -418,11 +418,28 @@ def _hold(reqs: list[SignupRequest], decisions: dict[int, Decision]) -> None:
     """Requests the rules approved but no approval could take (the address is another
     organization's, or the site no longer supports sign-up) stay pending, saying which rule
     approved them."""
+    now = timezone.now()
     for req in reqs:
         req.decision_basis = BASIS_HELD
         req.decision_pattern = decisions[req.pk].pattern
+        req.updated_at = now
     if reqs:
-        SignupRequest.objects.bulk_update(reqs, ["decision_basis", "decision_pattern"])
+        fields = ["decision_basis", "decision_pattern", "updated_at"]
+        SignupRequest.objects.bulk_update(reqs, fields)
+
+
+def _unhold(reqs: list[SignupRequest], decisions: dict[int, Decision]) -> None:
+    """Held requests that the rules no longer approve wait for review like any other: their
+    reason stops naming a rule that is gone."""
+    now = timezone.now()
+    stale = [r for r in reqs if r.decision_basis == BASIS_HELD]
+    for req in stale:
+        req.decision_basis = decisions[req.pk].basis
+        req.decision_pattern = decisions[req.pk].pattern
+        req.updated_at = now
+    if stale:
+        fields = ["decision_basis", "decision_pattern", "updated_at"]
+        SignupRequest.objects.bulk_update(stale, fields)
 
 
 def request_apply_decision(*, req: SignupRequest, decision: Decision) -> None:
@@ -530,4 +547,5 @@ def requests_apply_rules(*, site_id: int, requested_at: datetime | None = None) 
             if reject:
                 _reject_batch(reject, actor=None, decisions=decisions, reason="")
             _hold([r for r in approve if r.pk in errors], decisions)
+            _unhold([r for r in reqs if decisions[r.pk].outcome == PENDING], decisions)
             decided += len(approve) - len(errors) + len(reject)

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from mail.models import OutboxEmail
-from mail.services import NotFailed, email_resend
+from mail.services import NotFailed, NotResendable, email_resend
 
 
 @admin.action(description=_("Send the selected failed emails again"))
@@ -11,6 +11,13 @@ def resend(modeladmin, request, queryset) -> None:
         try:
             email_resend(email_id=email.pk, acting_user=request.user)
         except NotFailed:
+            continue
+        except NotResendable:
+            modeladmin.message_user(
+                request,
+                _("%(email)s: can't be sent again (what it was about is gone)") % {"email": email},
+                messages.WARNING,
+            )
             continue
         modeladmin.message_user(
             request, _("%(email)s: queued again") % {"email": email}, messages.SUCCESS

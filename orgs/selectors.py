@@ -94,7 +94,8 @@ def overview(admin: Administrator) -> dict:
     # Emails that failed lately, counted up to the cap (Alerts center › Failed emails lists them
     # all): one that nobody can fix stops showing here after a while.
     since = timezone.now() - timedelta(days=FAILED_EMAILS_RECENT_DAYS)
-    failed = emails_visible_to(admin).resendable().filter(created_at__gte=since).order_by()
+    # A row's last change is the try that ended it failed (or a Send again that failed again).
+    failed = emails_visible_to(admin).resendable().filter(updated_at__gte=since).order_by()
     return {
         "sites": sites,
         "pending_total": sum(site.pending_count for site in sites),

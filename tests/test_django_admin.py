@@ -315,3 +315,23 @@ def test_logins_stored_as_typed_are_normalized_by_a_migration(db):
     # Its normalized form is another login's: left for an operator.
     assert User.objects.get(pk=unicode.pk).email == "ana@bücher.example"
     assert User.objects.get(pk=twin.pk).email == "ana@xn--bcher-kva.example"
+
+
+def test_the_resend_action_skips_what_cannot_be_sent_again(operator_client, site, run_commits):
+    """A confirmation whose request was purged can't be sent usefully: the action says so and
+    sends the others (it answered 500)."""
+    client, _ = operator_client
+    common = {"to_email": "x@example.net", "organization": site.organization, "status": "failed"}
+    purged = OutboxEmail.objects.create(idempotency_key="p", kind="confirm_email", **common)
+    ready = OutboxEmail.objects.create(idempotency_key="r", kind="host_ready", **common)
+    with run_commits():
+        response = client.post(
+            "/django-admin/mail/outboxemail/",
+            {"action": "resend", "_selected_action": [purged.pk, ready.pk]},
+            follow=True,
+        )
+    assert response.status_code == 200
+    assert "can&#x27;t be sent again" in response.content.decode()
+    purged.refresh_from_db()
+    ready.refresh_from_db()
+    assert purged.status == "failed" and ready.status in ("queued", "sent")

@@ -573,9 +573,13 @@ def test_failed_emails_that_no_try_could_deliver_usefully_are_left_out(
     purged = _failed("purged", organization=org, kind="confirm_email")
     retired = _failed("retired", organization=org, kind="other_organization")
     old = _failed("old", organization=org)
-    OutboxEmail.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
+    long_ago = timezone.now() - timedelta(days=8)
+    OutboxEmail.objects.filter(pk=old.pk).update(created_at=long_ago, updated_at=long_ago)
     client.force_login(full_admin)
     assert "could not be delivered" not in client.get("/hub/").content.decode()
+    # Made long ago, failed again today (a Send again): counted.
+    OutboxEmail.objects.filter(pk=old.pk).update(updated_at=timezone.now())
+    assert "1 email could not be delivered" in client.get("/hub/").content.decode()
     page = client.get("/hub/alerts/emails/").content.decode()
     assert "old@example.net" in page
     assert "purged@" not in page and "retired@" not in page

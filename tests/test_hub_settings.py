@@ -9,7 +9,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from alerts.models import AuditEvent
-from alerts.services import rules_sweep
+from alerts.services import requests_apply_rules, rules_sweep
 from alerts.tasks import apply_rules_to_pending
 from signup.models import SignupRequest
 from sites.models import DomainPattern, Site
@@ -290,6 +290,15 @@ def test_the_preview_leaves_out_addresses_no_approval_can_take(
         "partner.example",
     )
     assert "could not be approved automatically" in held.decision_reason
+    # The rule goes: the request waits like any other, its reason naming no rule.
+    with run_commits():
+        admin_client.post(url(site), form_data())
+    requests_apply_rules(site_id=site.pk)
+    held.refresh_from_db()
+    assert (held.decision_basis, held.decision_pattern) == ("mode", "")
+    assert held.decision_reason == "Review mode: an administrator decides."
+    with run_commits():
+        assert admin_client.post(url(site), data).status_code == 302
     html = admin_client.get(url(site)).content.decode()
     assert "2 requests on this site wait for review." in html
     assert "The saved rules would" not in html
