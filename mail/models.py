@@ -59,6 +59,9 @@ class OutboxEmail(models.Model):
     sending_started_at = models.DateTimeField(null=True, blank=True)
     # When the mail server was about to have the whole message (just before DATA's final dot).
     handed_over_at = models.DateTimeField(null=True, blank=True)
+    # Tries whose whole message got no answer in time, over the row's life (the server may
+    # have a copy of each): kept through other failures, so they can't add up unseen.
+    unanswered = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -86,6 +89,12 @@ class OutboxEmail(models.Model):
                 fields=["organization", "-created_at", "-id"],
                 condition=models.Q(status="failed"),
                 name="mail_outbox_failed",
+            ),
+            # The Overview's count of the failures of the last days.
+            models.Index(
+                fields=["organization", "updated_at"],
+                condition=models.Q(status="failed"),
+                name="mail_outbox_failed_lately",
             ),
         ]
 

@@ -33,7 +33,8 @@ STOPPED_ON_EVERY_TRY = gettext_noop(
     "The worker stopped while sending, on every try; it was not tried again."
 )
 NO_ANSWER_TWICE = gettext_noop(
-    "The mail server did not answer the whole message, twice; it was not sent a third time."
+    "The mail server did not answer the whole message, twice: it may have it. Send it again "
+    "only if it did not arrive."
 )
 # A row is claimed only once its next try is due (give or take a clock difference between
 # hosts), so a delivery message that comes again early can't use up the tries and the backoff.
@@ -258,30 +259,29 @@ def email_deliver(*, email_id: int) -> DeliveryOutcome:
 
 def _settle(email: OutboxEmail, exc: BaseException) -> DeliveryOutcome:
     """A send that raised: tried again later, with the same Message-ID (by which a mailbox can
-    fold the rare copy), unless that would most likely only send copies.
+    fold the rare copy), unless that could only send more copies.
 
     The server takes a message with its answer to the final dot; without one, the message may
     never have arrived (a server that closed the connection, or hung after the body), so the
-    email is tried again. A second try in a row left without that answer (the time-out is long:
-    transport.FINAL_REPLY_SECONDS) is a server that takes messages but answers too late: it
-    would take a copy at every try, so the row counts as sent. So does a try the task's own
-    time limit stopped after the hand-over, like a worker that died there (outbox_sweep)."""
+    email is tried again. The second try of a row whose whole message got no answer in time
+    (the wait is long: transport.FINAL_REPLY_SECONDS) ends it failed, saying the server may
+    have it: never more than two copies, and never a loss nobody sees. A try the task's own
+    time limit stopped after the hand-over counts as sent, like a worker that died there
+    (outbox_sweep)."""
     if email.handed_over_at is not None:
         if isinstance(exc, SoftTimeLimitExceeded):
             _finish(email, OutboxEmail.Status.SENT, HANDED_OVER_BEFORE_STOP)
             return DeliveryOutcome("sent")
-        timed_out = isinstance(exc, transport.FinalAnswerTimedOut)
-        if timed_out and email.last_error.startswith(f"{NO_ANSWER_ERROR}:"):
-            logger.warning("email %s: no answer to the whole message twice: sent", email.pk)
-            _finish(email, OutboxEmail.Status.SENT, NO_ANSWER_TWICE)
-            return DeliveryOutcome("sent")
+        if isinstance(exc, transport.FinalAnswerTimedOut):
+            email.unanswered += 1
+            OutboxEmail.objects.filter(pk=email.pk).update(unanswered=F("unanswered") + 1)
+            if email.unanswered >= 2:
+                logger.error("email %s: no answer to the whole message, twice", email.pk)
+                _finish(email, OutboxEmail.Status.FAILED, NO_ANSWER_TWICE)
+                return DeliveryOutcome("failed")
         if not isinstance(exc, smtplib.SMTPResponseException):
             logger.warning("email %s: no answer to the whole message (%s)", email.pk, exc)
     return _failed(email, exc)
-
-
-# How _failed records a try whose whole message got no answer in time (read by _settle).
-NO_ANSWER_ERROR = transport.FinalAnswerTimedOut.__name__
 
 
 def _failed(email: OutboxEmail, exc: BaseException) -> DeliveryOutcome:

@@ -9,7 +9,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from alerts.models import AuditEvent
-from alerts.services import requests_apply_rules, rules_sweep
+from alerts.services import rules_sweep
 from alerts.tasks import apply_rules_to_pending
 from signup.models import SignupRequest
 from sites.models import DomainPattern, Site
@@ -290,11 +290,13 @@ def test_the_preview_leaves_out_addresses_no_approval_can_take(
         "partner.example",
     )
     assert "could not be approved automatically" in held.decision_reason
-    # The rule goes: the request waits like any other, its reason naming no rule.
+    # The rule goes (saved with the default "keep"): the request waits like any other, its
+    # reason naming no rule, on its page too.
     with run_commits():
-        admin_client.post(url(site), form_data())
-    requests_apply_rules(site_id=site.pk)
+        assert admin_client.post(url(site), form_data()).status_code == 302
     held.refresh_from_db()
+    page = admin_client.get(f"/hub/alerts/requests/{held.pk}/").content.decode()
+    assert "Review mode: an administrator decides." in page and "partner.example in" not in page
     assert (held.decision_basis, held.decision_pattern) == ("mode", "")
     assert held.decision_reason == "Review mode: an administrator decides."
     with run_commits():

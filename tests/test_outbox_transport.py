@@ -264,13 +264,13 @@ def test_the_answer_to_the_whole_message_is_waited_for_longer(db, settings, monk
     assert len(mailbox.messages) == 1
 
 
-def test_no_answer_in_time_twice_to_the_whole_message_is_not_sent_a_third_time(
+def test_no_answer_in_time_twice_to_the_whole_message_ends_failed_not_sent_a_third_time(
     db, settings, monkeypatch
 ):
     """The connection stays open but the answer doesn't come in time: tried again (the server
-    may have hung after the body), and when that try gets no answer either, the server takes
-    messages but answers too late: it would take a copy at every try, so the row counts as
-    sent."""
+    may have hung after the body). When that try gets no answer either, the server may take
+    messages but answer too late, so it would take a copy at every try: the row ends failed,
+    saying it may have arrived (an administrator decides whether to send it again)."""
     from aiosmtpd.controller import Controller
 
     mailbox, port = AnswersLate(), free_port()
@@ -284,10 +284,10 @@ def test_no_answer_in_time_twice_to_the_whole_message_is_not_sent_a_third_time(
         email = queue("no-answer-in-time")
         assert email_deliver(email_id=email.pk).status == "retry"
         due_again(email)
-        assert email_deliver(email_id=email.pk).status == "sent"
+        assert email_deliver(email_id=email.pk).status == "failed"
         email.refresh_from_db()
-        assert email.status == OutboxEmail.Status.SENT and email.handed_over_at
-        assert "did not answer the whole message, twice" in email.last_error
+        assert (email.status, email.unanswered) == (OutboxEmail.Status.FAILED, 2)
+        assert "did not answer the whole message, twice: it may have it" in email.last_error
         # Whatever comes again for the row (a sweep, a redelivered message) sends nothing.
         assert email_deliver(email_id=email.pk).status == "skipped"
     finally:
@@ -295,6 +295,34 @@ def test_no_answer_in_time_twice_to_the_whole_message_is_not_sent_a_third_time(
         controller.stop()
     time.sleep(1.5)  # the server's late answers
     assert len(mailbox.messages) == 2
+
+
+def test_unanswered_tries_add_up_across_other_failures(db, monkeypatch):
+    """A relay that answers late, then is busy, then answers late again: the two unanswered
+    tries still end the row (at most two copies), whatever failed in between."""
+    failures = iter(
+        [
+            transport.FinalAnswerTimedOut("timed out"),
+            smtplib.SMTPSenderRefused(451, b"busy", "x@y.z"),
+            transport.FinalAnswerTimedOut("timed out"),
+        ]
+    )
+
+    def send(message, on_handover):
+        failure = next(failures)
+        if isinstance(failure, transport.FinalAnswerTimedOut):
+            after = on_handover()
+            if after is not None:
+                after()
+        raise failure
+
+    monkeypatch.setattr(transport, "send", send)
+    email = queue("late-busy-late")
+    outcomes = []
+    for _ in range(3):
+        outcomes.append(email_deliver(email_id=email.pk).status)
+        due_again(email)
+    assert outcomes == ["retry", "retry", "failed"]
 
 
 class DropsMidMessage:
