@@ -27,8 +27,9 @@ FINAL_REPLY_SECONDS = 40.0
 
 
 class FinalAnswerTimedOut(smtplib.SMTPServerDisconnected):
-    """The server had the whole message and kept the connection open, but gave no answer in
-    time: it is most likely still checking it, and would take a second copy too."""
+    """The whole message was written and the connection stayed open, but no answer came in
+    time: the server may still be checking the message (and would take another copy too), or
+    may have hung and never read it (mail.services._settle weighs the two)."""
 
 
 class HandoverHookMixin:
