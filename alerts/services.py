@@ -414,32 +414,44 @@ def requests_decide_bulk(
     return [outcomes.get(pk) or Outcome(pk, False, _("Request not found.")) for pk in ids]
 
 
-def _hold(reqs: list[SignupRequest], decisions: dict[int, Decision]) -> None:
-    """Requests the rules approved but no approval could take (the address is another
-    organization's, or the site no longer supports sign-up) stay pending, saying which rule
-    approved them."""
+def _rules_decisions(site: Site, reqs: list[SignupRequest]) -> dict[int, Decision]:
+    """What the site's rules decide for each request, by id (one lookup per email domain)."""
+    from sites.decision import decide
+
+    by_domain: dict[str, Decision] = {}
+    decisions = {}
+    for req in reqs:
+        domain = req.email_normalized.rpartition("@")[2]
+        if domain not in by_domain:
+            by_domain[domain] = decide(site=site, normalized_email=req.email_normalized)
+        decisions[req.pk] = by_domain[domain]
+    return decisions
+
+
+def _record_pending_basis(reqs: list[SignupRequest], decisions: dict[int, Decision]) -> None:
+    """Pending requests say what the rules make of them: held, naming the rule, when the rules
+    approve an address no approval can take (another organization's, or a site no longer
+    supporting sign-up); otherwise the rules' own basis, so none names a rule that is gone."""
     now = timezone.now()
     for req in reqs:
-        req.decision_basis = BASIS_HELD
-        req.decision_pattern = decisions[req.pk].pattern
+        decision = decisions[req.pk]
+        req.decision_basis = BASIS_HELD if decision.outcome == APPROVED else decision.basis
+        req.decision_pattern = decision.pattern
         req.updated_at = now
     if reqs:
         fields = ["decision_basis", "decision_pattern", "updated_at"]
         SignupRequest.objects.bulk_update(reqs, fields)
 
 
-def _unhold(reqs: list[SignupRequest], decisions: dict[int, Decision]) -> None:
-    """Held requests that the rules no longer approve wait for review like any other: their
-    reason stops naming a rule that is gone."""
-    now = timezone.now()
-    stale = [r for r in reqs if r.decision_basis == BASIS_HELD]
-    for req in stale:
-        req.decision_basis = decisions[req.pk].basis
-        req.decision_pattern = decisions[req.pk].pattern
-        req.updated_at = now
-    if stale:
-        fields = ["decision_basis", "decision_pattern", "updated_at"]
-        SignupRequest.objects.bulk_update(stale, fields)
+def held_requests_refresh(*, site: Site) -> None:
+    """After new rules are saved (the caller holds the site): held requests say what the new
+    rules make of them. Nothing is decided here (that is "decide the pending requests")."""
+    held = list(
+        SignupRequest.objects.select_for_update().filter(
+            site=site, status=SignupRequest.Status.PENDING, decision_basis=BASIS_HELD
+        )
+    )
+    _record_pending_basis(held, _rules_decisions(site, held))
 
 
 def request_apply_decision(*, req: SignupRequest, decision: Decision) -> None:
@@ -513,8 +525,6 @@ def requests_apply_rules(*, site_id: int, requested_at: datetime | None = None) 
     Each batch holds the site row, so that its rules can't change while it decides. With
     `requested_at`, the run stops at the first batch that finds the wish withdrawn (new rules
     saved with "keep") or made again (a later run carries on)."""
-    from sites.decision import decide
-
     decided, last_id = 0, 0
     while True:
         with transaction.atomic():
@@ -534,18 +544,17 @@ def requests_apply_rules(*, site_id: int, requested_at: datetime | None = None) 
                 return decided
             last_id = ids[-1]
             reqs = [r for r in _lock(ids) if r.status == SignupRequest.Status.PENDING]
-            by_domain: dict[str, Decision] = {}
-            decisions = {}
-            for req in reqs:
-                domain = req.email_normalized.rpartition("@")[2]
-                if domain not in by_domain:
-                    by_domain[domain] = decide(site=site, normalized_email=req.email_normalized)
-                decisions[req.pk] = by_domain[domain]
+            decisions = _rules_decisions(site, reqs)
             approve = [r for r in reqs if decisions[r.pk].outcome == APPROVED]
             reject = [r for r in reqs if decisions[r.pk].outcome == REJECTED]
             errors = _approve_batch(approve, actor=None, decisions=decisions) if approve else {}
             if reject:
                 _reject_batch(reject, actor=None, decisions=decisions, reason="")
-            _hold([r for r in approve if r.pk in errors], decisions)
-            _unhold([r for r in reqs if decisions[r.pk].outcome == PENDING], decisions)
+            refused = [r for r in approve if r.pk in errors]
+            stale = [
+                r
+                for r in reqs
+                if decisions[r.pk].outcome == PENDING and r.decision_basis == BASIS_HELD
+            ]
+            _record_pending_basis(refused + stale, decisions)
             decided += len(approve) - len(errors) + len(reject)

@@ -268,7 +268,9 @@ def site_settings_update(
             site.settings_updated_by = acting_user
             site.save(update_fields=[*changed_fields, "settings_updated_at", "settings_updated_by"])
             if RULE_SETTINGS.intersection(changes):
-                _held_requests_refresh(site)
+                from alerts.services import held_requests_refresh
+
+                held_requests_refresh(site=site)
             audit_record(
                 organization_id=site.organization_id,
                 site=site,
@@ -277,26 +279,3 @@ def site_settings_update(
                 changes=changes,
             )
     return site
-
-
-def _held_requests_refresh(site: Site) -> None:
-    """New rules: requests held because the rules approved an address no approval could take
-    (signup.models Basis.HELD) say what the new rules do with them, so that none names a rule
-    that is gone. Nothing is decided here (that is the "decide the pending requests" choice)."""
-    from signup.models import SignupRequest
-    from sites.decision import APPROVED, BASIS_HELD, decide
-
-    held = list(
-        SignupRequest.objects.select_for_update().filter(
-            site=site, status=SignupRequest.Status.PENDING, decision_basis=BASIS_HELD
-        )
-    )
-    now = timezone.now()
-    for req in held:
-        decision = decide(site=site, normalized_email=req.email_normalized)
-        req.decision_basis = BASIS_HELD if decision.outcome == APPROVED else decision.basis
-        req.decision_pattern = decision.pattern
-        req.updated_at = now
-    if held:
-        fields = ["decision_basis", "decision_pattern", "updated_at"]
-        SignupRequest.objects.bulk_update(held, fields)

@@ -241,9 +241,9 @@ class AnswersLate(Mailbox):
         return "250 OK"
 
 
-def test_the_answer_to_the_whole_message_is_waited_for_longer(db, settings, monkeypatch):
-    """A server that checks a message before answering is given longer than other replies: the
-    email is sent once, not timed out and sent again."""
+@pytest.fixture
+def late_smtp(settings):
+    """A mail server that answers the whole message late (after 2 s, over a 1 s time-out)."""
     from aiosmtpd.controller import Controller
 
     mailbox, port = AnswersLate(), free_port()
@@ -251,50 +251,42 @@ def test_the_answer_to_the_whole_message_is_waited_for_longer(db, settings, monk
     controller.start()
     settings.EMAIL_BACKEND = "mail.transport.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 1
-    monkeypatch.setattr(transport, "FINAL_REPLY_SECONDS", 5.0)
     transport.drop_connection()
-    try:
-        email = queue("late-answer")
-        assert email_deliver(email_id=email.pk).status == "sent"
-        email.refresh_from_db()
-        assert (email.status, email.last_error) == (OutboxEmail.Status.SENT, "")
-    finally:
-        transport.drop_connection()
-        controller.stop()
-    assert len(mailbox.messages) == 1
+    yield mailbox
+    transport.drop_connection()
+    controller.stop()
+
+
+def test_the_answer_to_the_whole_message_is_waited_for_longer(db, late_smtp, monkeypatch):
+    """A server that checks a message before answering is given longer than other replies: the
+    email is sent once, not timed out and sent again."""
+    monkeypatch.setattr(transport, "FINAL_REPLY_SECONDS", 5.0)
+    email = queue("late-answer")
+    assert email_deliver(email_id=email.pk).status == "sent"
+    email.refresh_from_db()
+    assert (email.status, email.last_error) == (OutboxEmail.Status.SENT, "")
+    assert len(late_smtp.messages) == 1
 
 
 def test_no_answer_in_time_twice_to_the_whole_message_ends_failed_not_sent_a_third_time(
-    db, settings, monkeypatch
+    db, late_smtp, monkeypatch
 ):
     """The connection stays open but the answer doesn't come in time: tried again (the server
     may have hung after the body). When that try gets no answer either, the server may take
     messages but answer too late, so it would take a copy at every try: the row ends failed,
     saying it may have arrived (an administrator decides whether to send it again)."""
-    from aiosmtpd.controller import Controller
-
-    mailbox, port = AnswersLate(), free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "mail.transport.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 1
     monkeypatch.setattr(transport, "FINAL_REPLY_SECONDS", 1.0)
-    transport.drop_connection()
-    try:
-        email = queue("no-answer-in-time")
-        assert email_deliver(email_id=email.pk).status == "retry"
-        due_again(email)
-        assert email_deliver(email_id=email.pk).status == "failed"
-        email.refresh_from_db()
-        assert (email.status, email.unanswered) == (OutboxEmail.Status.FAILED, 2)
-        assert "did not answer the whole message, twice: it may have it" in email.last_error
-        # Whatever comes again for the row (a sweep, a redelivered message) sends nothing.
-        assert email_deliver(email_id=email.pk).status == "skipped"
-    finally:
-        transport.drop_connection()
-        controller.stop()
+    email = queue("no-answer-in-time")
+    assert email_deliver(email_id=email.pk).status == "retry"
+    due_again(email)
+    assert email_deliver(email_id=email.pk).status == "failed"
+    email.refresh_from_db()
+    assert (email.status, email.unanswered) == (OutboxEmail.Status.FAILED, 2)
+    assert "did not answer the whole message, twice: it may have it" in email.last_error
+    # Whatever comes again for the row (a sweep, a redelivered message) sends nothing.
+    assert email_deliver(email_id=email.pk).status == "skipped"
     time.sleep(1.5)  # the server's late answers
-    assert len(mailbox.messages) == 2
+    assert len(late_smtp.messages) == 2
 
 
 def test_unanswered_tries_add_up_across_other_failures(db, monkeypatch):
