@@ -3,19 +3,19 @@
 `/bench/bare/` answers a small response without touching the database; `/bench/one-row/`
 inserts one row into `bench_row` (created by the benchmark) on the persistent connection.
 `/bench/form-row/` is a public form POST with none of the sign-up's own work: the CSRF check, a
-one-field form, that one row, and the very page a sign-up answers. It is not judged; it shows
-how much of a sign-up's cost any such POST pays.
+one-field form, that one row, and the very page a sign-up answers, served the same way. It is not
+judged; it shows how much of a sign-up's cost any such POST pays.
 """
 
 from django import forms
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
 from orgs.models import Organization
 from selfsignup.urls import urlpatterns as project_urlpatterns
+from signup.pages import thanks_page
 from sites.models import Site
 
 BARE_PATH = "/bench/bare/"
@@ -47,7 +47,7 @@ def form_row(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest("invalid form")
     with connection.cursor() as cursor:
         cursor.execute("INSERT INTO bench_row (payload) VALUES (%s)", [form.cleaned_data["email"]])
-    return render(request, "signup/thanks.html", {"site": _PAGE_SITE})
+    return thanks_page(request, _PAGE_SITE)
 
 
 urlpatterns = [

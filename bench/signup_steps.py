@@ -50,7 +50,7 @@ def _instrument() -> None:
     _timed(views, "signup_limited", "the rate limits")
     _timed(services, "submission_receive", "the INSERT (and the wake-up)")
     _timed(services, "submissions_wake", "the wake-up")
-    _timed(views, "render", "the answer page")
+    _timed(views, "thanks_page", "the answer page")
     _timed(CsrfViewMiddleware, "process_view", "the CSRF check")
 
 

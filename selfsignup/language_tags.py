@@ -3,7 +3,9 @@
 A tag rather than an included template: it is on every public and hub page, the sign-up POST
 included, and as a template (an include, a loop, a lookup per language) it cost half of the
 rendering of the page after a sign-up (see `bench/signup_throughput.py`). What depends only on
-the active language is built once per language; the token and the return address each time.
+the active language is built once per language; the token and the return address each time. The
+token is the context's `csrf_token`, as for `{% csrf_token %}`, so that a page rendered once can
+carry a marker in its place (`signup/pages.py`).
 """
 
 import functools
@@ -53,7 +55,7 @@ def language_switcher(context: template.Context) -> SafeString:
         hidden = format_html(
             '<input type="hidden" name="csrfmiddlewaretoken" value="{}">\n'
             '<input type="hidden" name="next" value="{}">',
-            get_token(request),
+            context.get("csrf_token") or get_token(request),
             context.get("language_next") or request.get_full_path(),
         )
     return format_html(

@@ -12,6 +12,7 @@ from django_ratelimit.exceptions import Ratelimited
 from selfsignup.ratelimits import limit_signins, signup_limited
 from signup import selectors, services
 from signup.forms import ActivationForm, SigninForm, SignupForm
+from signup.pages import thanks_page
 from signup.tokens import BadToken
 from sites.models import Site
 
@@ -56,7 +57,7 @@ def signup(request: HttpRequest, slug: str) -> HttpResponse:
                 language=get_language(),
             )
         # The same page for every address: what differs goes to the address by email.
-        return render(request, "signup/thanks.html", {"site": site})
+        return thanks_page(request, site)
     return render(request, "signup/form.html", {"site": site, "form": form})
 
 

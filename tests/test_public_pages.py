@@ -1,9 +1,11 @@
 """The public pages of SPEC section 5: home, sign-up form, its answers and its bad input."""
 
+import contextlib
 import re
 
 import pytest
 from django.test import Client
+from django.test.signals import template_rendered
 
 from signup.models import SignupRequest, Submission
 from sites.models import Site
@@ -100,6 +102,81 @@ def test_valid_submission_creates_a_request_and_thanks(client, site, run_commits
     assert (req.email, req.first_name, req.last_name) == ("new.person@example.net", "Nora", "New")
     assert req.required_fields == ["first_name", "last_name"]
     assert not Submission.objects.exists()
+
+
+@contextlib.contextmanager
+def _templates_rendered():
+    """The names of the templates rendered in the block."""
+    names = []
+
+    def record(sender, template, **kwargs):
+        names.append(template.name)
+
+    template_rendered.connect(record)
+    try:
+        yield names
+    finally:
+        template_rendered.disconnect(record)
+
+
+CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def test_the_answer_is_one_page_for_every_sign_up_with_its_own_token(site, run_commits):
+    """The answer page is rendered once and served again with each request's CSRF token: it is a
+    fresh rendering's equal, and its token is one the next POST can use."""
+    from signup.pages import thanks_pages_forget
+
+    thanks_pages_forget()
+    strict = Client(enforce_csrf_checks=True)
+    token = CSRF_INPUT.search(strict.get(signup_url(site)).content.decode()).group(1)
+    pages = []
+    for number in range(3):
+        data = {"email": f"p{number}@example.net", "first_name": "P", "last_name": "Q"}
+        with run_commits(), _templates_rendered() as rendered:
+            answer = strict.post(signup_url(site), human({**data, "csrfmiddlewaretoken": token}))
+        assert answer.status_code == 200
+        # Only the first answer goes through the template engine.
+        assert ("signup/thanks.html" in rendered) == (number == 0)
+        pages.append(answer.content.decode())
+        token = CSRF_INPUT.search(pages[-1]).group(1)
+    assert SignupRequest.objects.count() == 3
+    assert len({CSRF_INPUT.search(page).group(1) for page in pages}) == 3
+    blank = [CSRF_INPUT.sub("", page) for page in pages]
+    assert blank[0] == blank[1] == blank[2]
+    assert "Thanks. Check your email for what happens next." in blank[0]
+    assert f'name="next" value="{signup_url(site)}"' in blank[0]
+    # What the template engine gives for the same request, with no page kept.
+    from django.template.loader import render_to_string
+    from django.test import RequestFactory
+
+    request = RequestFactory().post(signup_url(site))
+    fresh = render_to_string("signup/thanks.html", {"site": site}, request)
+    assert CSRF_INPUT.sub("", fresh) == blank[0]
+
+
+def test_the_answer_page_follows_the_language_the_site_and_the_address(client, site, run_commits):
+    from signup.pages import thanks_pages_forget
+
+    thanks_pages_forget()
+    english = post_signup(client, site, run_commits, email="en@example.net").content.decode()
+    with run_commits():
+        french = client.post(
+            signup_url(site),
+            human({"email": "fr@example.net", "first_name": "F", "last_name": "R"}),
+            HTTP_ACCEPT_LANGUAGE="fr",
+        ).content.decode()
+    assert '<html lang="en">' in english and '<html lang="fr">' in french
+    assert "Merci. Consultez votre messagerie" in french
+    Site.objects.filter(pk=site.pk).update(name="Acme Meetings")
+    renamed = post_signup(client, site, run_commits, email="re@example.net").content.decode()
+    assert "Acme Meetings" in renamed and "Acme Meetings" not in english
+    with run_commits():
+        asked = client.post(
+            signup_url(site) + "?from=<home>",
+            human({"email": "q@example.net", "first_name": "Q", "last_name": "S"}),
+        ).content.decode()
+    assert f'name="next" value="{signup_url(site)}?from=%3Chome%3E"' in asked
 
 
 @pytest.mark.parametrize(
