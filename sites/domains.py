@@ -126,12 +126,31 @@ def split_email(raw: str) -> tuple[str, str]:
     return local, domain
 
 
+# What a local part may hold without quotes (RFC 5322's dot-atom).
+_DOT_ATOM = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$", re.I)
+_QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _canonical_local(local: str) -> str:
+    """A local part spelled one way. Quotes are not part of an address (RFC 5322 section
+    3.2.4): `"ann"` and `ann` are one mailbox, and so are `"a\\nn"` and `"ann"`. Quotes that
+    change nothing are dropped; a local part that needs them keeps only the backslashes that it
+    needs too."""
+    if len(local) < 2 or local[0] != '"' or local[-1] != '"':
+        return local
+    text = _QUOTED_PAIR.sub(r"\1", local[1:-1])
+    if _DOT_ATOM.match(text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def normalize_email(raw: str) -> str:
-    """The form used to compare addresses: local part lower-cased, domain normalized."""
+    """The form used to compare addresses: the local part without quotes that change nothing,
+    lower-cased; the domain normalized."""
     if len(raw) > _MAX_RAW_LENGTH:
         raise InvalidDomain(raw[:64])
     local, domain = split_email(raw)
-    normalized = f"{local.lower()}@{normalize_domain(domain)}"
+    normalized = f"{_canonical_local(local).lower()}@{normalize_domain(domain)}"
     if len(normalized) > MAX_EMAIL_LENGTH:
         raise InvalidDomain(raw[:64])
     return normalized

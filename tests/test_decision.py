@@ -98,6 +98,27 @@ def test_decision_reason_names_the_pattern_in_unicode(rules_site):
 @pytest.mark.parametrize(
     ("raw", "normalized"),
     [
+        ("Ann@Acme.com", "ann@acme.com"),
+        # Quotes are not part of an address: those that change nothing are dropped.
+        ('"ann"@acme.com', "ann@acme.com"),
+        ('"Ann.Lee"@ACME.com.', "ann.lee@acme.com"),
+        ('"a\\nn"@acme.com', "ann@acme.com"),
+        ('"o\'hara+x"@acme.com', "o'hara+x@acme.com"),
+        # A local part that needs them keeps them, with only the backslashes it needs.
+        ('"Ann Lee"@acme.com', '"ann lee"@acme.com'),
+        ('"a\\ b"@acme.com', '"a b"@acme.com'),
+        ('"a\\"b"@acme.com', '"a\\"b"@acme.com'),
+        ('"a..b"@acme.com', '"a..b"@acme.com'),
+        ('".ann"@acme.com', '".ann"@acme.com'),
+    ],
+)
+def test_email_normalization(raw, normalized):
+    assert normalize_email(raw) == normalized
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [
         ("ACME.com", "acme.com"),
         ("acme.com.", "acme.com"),
         ("  acme.com ", "acme.com"),

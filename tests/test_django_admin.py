@@ -3,11 +3,12 @@
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
+from django.utils import timezone
 
 from alerts import services
 from alerts.models import AuditEvent
 from mail.models import OutboxEmail
-from orgs.models import User
+from orgs.models import Person, User
 from signup.models import SignupRequest
 from sites.models import Site
 from tests import factories
@@ -315,6 +316,52 @@ def test_logins_stored_as_typed_are_normalized_by_a_migration(db):
     # Its normalized form is another login's: left for an operator.
     assert User.objects.get(pk=unicode.pk).email == "ana@bücher.example"
     assert User.objects.get(pk=twin.pk).email == "ana@xn--bcher-kva.example"
+
+
+def test_addresses_stored_with_needless_quotes_are_normalized_by_migrations(site, other_site):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    login = factories.UserFactory(email="chief@bravo.example")
+    User.objects.filter(pk=login.pk).update(email='"chief"@bravo.example')
+    quoted = factories.PersonFactory(organization=site.organization, email="ann@acme.example")
+    spaced = factories.PersonFactory(organization=site.organization, email='"a b"@acme.example')
+    twin = factories.PersonFactory(organization=site.organization, email="bob@acme.example")
+    bob = factories.PersonFactory(organization=site.organization, email="other@acme.example")
+    Person.objects.filter(pk=quoted.pk).update(email_normalized='"ann"@acme.example')
+    Person.objects.filter(pk=bob.pk).update(email_normalized='"bob"@acme.example')
+    requests = {
+        name: factories.SignupRequestFactory(site=on, email=f"{name}@example.net")
+        for name, on in [("open", site), ("held", other_site), ("done", site)]
+    }
+    SignupRequest.objects.filter(pk=requests["done"].pk).update(
+        status="rejected", decided_at=timezone.now(), decision_basis="mode"
+    )
+    factories.SignupRequestFactory(site=other_site, email="held.twin@example.net")
+    for name, req in requests.items():
+        SignupRequest.objects.filter(pk=req.pk).update(email_normalized=f'"{name}"@example.net')
+    SignupRequest.objects.filter(email="held.twin@example.net").update(
+        email_normalized="held@example.net"
+    )
+    import_module("orgs.migrations.0006_normalize_quoted_addresses").normalize_quoted(apps, None)
+    import_module("signup.migrations.0011_normalize_quoted_addresses").normalize_quoted(apps, None)
+    assert User.objects.get(pk=login.pk).email == "chief@bravo.example"
+    assert Person.objects.get(pk=quoted.pk).email_normalized == "ann@acme.example"
+    assert Person.objects.get(pk=spaced.pk).email_normalized == '"a b"@acme.example'
+    # Its new form is another person's: left for an operator.
+    assert Person.objects.get(pk=bob.pk).email_normalized == '"bob"@acme.example'
+    assert Person.objects.get(pk=twin.pk).email_normalized == "bob@acme.example"
+    normalized = {
+        name: SignupRequest.objects.get(pk=req.pk).email_normalized
+        for name, req in requests.items()
+    }
+    assert normalized == {
+        "open": "open@example.net",
+        # Another open request of its site has that address: both wait for an administrator.
+        "held": '"held"@example.net',
+        "done": "done@example.net",
+    }
 
 
 def test_the_resend_action_skips_what_cannot_be_sent_again(operator_client, site, run_commits):

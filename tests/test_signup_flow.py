@@ -264,6 +264,36 @@ def test_host_repeats_on_each_side_of_a_window_edge_get_one_email(site, run_comm
     assert OutboxEmail.objects.filter(kind="already_host").count() == 1
 
 
+@pytest.mark.parametrize("spelling", ['"host"@example.net', '"H\\ost"@Example.net.'])
+def test_quotes_around_a_hosts_address_change_nothing(
+    client, site, reviewers, outbox, run_commits, spelling
+):
+    """`"host"@example.net` is the host's own mailbox (quotes are not part of an address): it
+    gets the email saying it already has an account, not a request that would make a second
+    person for the same mailbox."""
+    person = factories.PersonFactory(organization=site.organization, email="host@example.net")
+    factories.HostLicenseFactory(person=person, site=site)
+    configure(site, require_confirmation=False)
+    sign_up(client, site, run_commits, email=spelling)
+    assert not SignupRequest.objects.exists()
+    assert kinds(outbox) == ["already_host"]
+
+
+def test_quotes_around_another_organizations_address_change_nothing(
+    client, site, other_org, reviewers, run_commits
+):
+    """An automatic approval of `"gus"@globex.example` would give Globex's person a second
+    account in Acme: it waits for an administrator, whose approval is refused too."""
+    factories.PersonFactory(organization=other_org, email="gus@globex.example")
+    configure(site, require_confirmation=False, mode="automatic", other_domains="approve")
+    sign_up(client, site, run_commits, email='"gus"@globex.example')
+    req = SignupRequest.objects.get()
+    assert (req.status, req.decision_basis) == ("pending", "held")
+    client.force_login(reviewers)
+    assert client.post(f"/hub/alerts/requests/{req.pk}/approve/").status_code == 409
+    assert Person.objects.filter(organization=site.organization).count() == 0
+
+
 def test_person_of_the_org_without_license_can_request(client, site, reviewers, run_commits):
     factories.PersonFactory(organization=site.organization, email="member@example.net")
     configure(site, require_confirmation=False)
