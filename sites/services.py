@@ -240,7 +240,10 @@ def site_settings_update(
     `seen_version` (from the page), nothing is saved if the settings were saved since: raises
     SettingsChanged."""
     with transaction.atomic():
-        site = Site.objects.select_for_update().get(pk=site_id)
+        # The lock an UPDATE of the settings takes: rows that point at the site (a decision's
+        # audit record, a host license) don't wait for it, so a decision that holds a request
+        # the save refreshes can finish, rather than each waiting for the other.
+        site = Site.objects.select_for_update(no_key=True).get(pk=site_id)
         if seen_version is not None and seen_version != settings_version(site):
             raise SettingsChanged(site)
         parsed = settings_validate(site=site, values=values)

@@ -306,3 +306,48 @@ def test_an_operator_making_a_site_sso_while_the_hub_turns_sign_up_on_gets_a_for
     )
     assert status == 200  # the form again, with its error
     assert (site.signup_enabled, site.sso_enabled) == (True, False)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rejecting_a_held_request_while_the_rules_are_saved_does_not_deadlock(
+    site, full_admin, other_org, monkeypatch
+):
+    """The reject holds the request and then writes rows that point at the site; the save holds
+    the site and then refreshes the held requests. Holding the site FOR UPDATE made each wait
+    for the other (a deadlock: one administrator got a 500); the save takes the lock that an
+    UPDATE of the settings needs, which rows pointing at the site don't wait for."""
+    from alerts import services as alerts_services
+    from sites.services import SettingsValues, site_settings_update
+    from tests.test_signup_flow import configure
+
+    require_services()
+    configure(site, mode="automatic", other_domains="approve")
+    factories.PersonFactory(organization=other_org, email="gus@globex.example")
+    req = factories.SignupRequestFactory(site=site, email="gus@globex.example")
+    SignupRequest.objects.filter(pk=req.pk).update(decision_basis="held")
+    request_held, site_held = threading.Event(), threading.Event()
+    real_refresh, real_reject = alerts_services.held_requests_refresh, alerts_services._reject_batch
+
+    def refresh(**kwargs):  # the save holds the site, and now asks for the held requests
+        site_held.set()
+        return real_refresh(**kwargs)
+
+    def reject_batch(*args, **kwargs):  # the reject holds the request, and now writes
+        request_held.set()
+        assert site_held.wait(10)
+        time.sleep(0.3)
+        return real_reject(*args, **kwargs)
+
+    monkeypatch.setattr(alerts_services, "held_requests_refresh", refresh)
+    monkeypatch.setattr(alerts_services, "_reject_batch", reject_batch)
+    rejecting, box = in_thread(
+        lambda: alerts_services.request_reject(request_id=req.pk, acting_user=full_admin)
+    )
+    assert request_held.wait(10)
+    values = SettingsValues.of(site)
+    values.approve_entries = ["acme.example"]
+    site_settings_update(site_id=site.pk, acting_user=full_admin, values=values)
+    rejecting.join(30)
+    assert "error" not in box, box
+    assert SignupRequest.objects.get(pk=req.pk).status == "rejected"
+    assert site.patterns.filter(pattern="acme.example").exists()
