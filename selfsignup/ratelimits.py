@@ -87,18 +87,26 @@ SIGNUP_LIMITS = (
 )
 
 
-def signup_limited(request: HttpRequest) -> bool:
+SIGNUP_ADDRESS_LIMIT = SIGNUP_LIMITS[0]["group"]
+
+
+def signup_limited(request: HttpRequest) -> str | None:
     """Count a valid sign-up against its limits (per site and mailbox, then per client
-    address); True when it goes over one, which the 429 page then names.
+    address); the group of the limit it goes over, or None.
+
+    Over the client address's limit, the view answers 429, with a page that says so. Over the
+    mailbox's, it answers as it does every valid sign-up (SPEC section 5: the page never tells
+    what happened to an address, nor whether others asked for it) and stores nothing, so
+    nothing is sent: the emails already sent to that mailbox say what to do.
 
     Only valid forms count: they are what stores a request and sends an email, while a form
     answered with its errors changes nothing, so a person correcting it is never locked out,
     nor is everyone who leaves the address empty."""
     over = _over(request, SIGNUP_LIMITS)
     if over is None:
-        return False
+        return None
     request.limited_by, request.retry_after = over
-    return True
+    return request.limited_by
 
 
 def _over(request: HttpRequest, limits: tuple[dict, ...]) -> tuple[str, int] | None:
@@ -290,12 +298,7 @@ def too_many(request: HttpRequest, exception: Exception | None = None) -> HttpRe
         "Try again in %(minutes)s minute.", "Try again in %(minutes)s minutes.", minutes
     ) % {"minutes": minutes}
     limited_by = getattr(request, "limited_by", "")
-    if limited_by == "signup-address":
-        message = _(
-            "Too many sign-ups for this email address. Look for the message already sent to it "
-            "(and in the spam folder)."
-        )
-    elif limited_by == "signin-account":
+    if limited_by == "signin-account":
         message = _("Too many failed sign-ins with this email address.")
     else:
         message = _("Too many attempts from here.")

@@ -9,7 +9,7 @@ from django.utils.translation import get_language
 from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.exceptions import Ratelimited
 
-from selfsignup.ratelimits import limit_signins, signup_limited
+from selfsignup.ratelimits import SIGNUP_ADDRESS_LIMIT, limit_signins, signup_limited
 from signup import selectors, services
 from signup.forms import ActivationForm, SigninForm, SignupForm
 from signup.pages import thanks_page
@@ -45,10 +45,13 @@ def signup(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "signup/unavailable.html", {"site": site}, status=404)
     form = SignupForm(request.POST or None, site=site)
     if request.method == "POST" and form.is_valid():
-        if signup_limited(request):
+        limited = signup_limited(request)
+        if limited not in (None, SIGNUP_ADDRESS_LIMIT):
             raise Ratelimited()
         if form.looks_automated:
             logger.info("sign-up on %s ignored: it looks automated", site.slug)
+        elif limited:
+            logger.info("sign-up on %s not stored: its address's limit is reached", site.slug)
         else:
             services.submission_receive(
                 site=site,
