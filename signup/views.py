@@ -100,6 +100,11 @@ def activate(request: HttpRequest, slug: str, token: str) -> HttpResponse:
 @limit_signins
 def signin(request: HttpRequest, slug: str) -> HttpResponse:
     site = _site(slug)
+    if site.sso_enabled:
+        # Its people sign in through their organization's SSO: a password here would be a way
+        # around it (POSTs are refused, and no password is checked).
+        status = 403 if request.method == "POST" else 200
+        return render(request, "signup/signin_sso.html", {"site": site}, status=status)
     form = SigninForm(request, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         services.host_signed_in(user=form.get_user())

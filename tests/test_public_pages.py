@@ -50,6 +50,28 @@ def test_government_site_home_never_shows_sign_up(client, org):
     assert b"Sign-up is not available" in response.content
 
 
+def test_an_sso_site_takes_no_password(client, org):
+    """Its people sign in through their organization's SSO: the site's own sign-in page says
+    so, and a password posted to it signs nobody in, even a host of the site."""
+    sso = factories.SiteFactory(organization=org, sso_enabled=True, signup_enabled=False)
+    person = factories.PersonFactory(organization=org, email="host@example.net")
+    person.user = factories.UserFactory(email="host@example.net")
+    person.save()
+    factories.HostLicenseFactory(person=person, site=sso)
+    home = client.get(f"/sites/{sso.slug}/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "authentification unique (SSO)" in home and "/signin/" not in home
+    page = client.get(f"/sites/{sso.slug}/signin/")
+    assert page.status_code == 200
+    assert "single sign-on (SSO)" in page.content.decode()
+    assert 'type="password"' not in page.content.decode()
+    posted = client.post(
+        f"/sites/{sso.slug}/signin/",
+        {"username": "host@example.net", "password": factories.PASSWORD},
+    )
+    assert posted.status_code == 403
+    assert "_auth_user_id" not in client.session
+
+
 def test_unknown_site_is_404(client, db):
     assert client.get("/sites/nowhere/").status_code == 404
     assert client.get("/sites/nowhere/signup/").status_code == 404
