@@ -1,6 +1,7 @@
 """Writes to sites: the Account Management settings and their domain patterns."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -244,7 +245,7 @@ def site_settings_update(
         # audit record, a host license) don't wait for it, so a decision that holds a request
         # the save refreshes can finish, rather than each waiting for the other.
         site = Site.objects.select_for_update(no_key=True).get(pk=site_id)
-        if seen_version is not None and seen_version != settings_version(site):
+        if seen_version is not None and _saved_by_others_since(site, seen_version, acting_user):
             raise SettingsChanged(site)
         parsed = settings_validate(site=site, values=values)
         changes: dict[str, object] = {}
@@ -280,5 +281,26 @@ def site_settings_update(
                 actor=acting_user,
                 action=AuditEvent.Action.SETTINGS_UPDATED,
                 changes=changes,
+                at=site.settings_updated_at,  # the settings' version: see below
             )
     return site
+
+
+def _saved_by_others_since(site: Site, seen_version: str, acting_user: User | None) -> bool:
+    """Whether anyone but `acting_user` saved the settings after the version a page showed.
+
+    The administrator's own later saves don't make their page stale (a second tab, the Back
+    button, a form posted twice): it is someone else's changes that they would undo unseen. Each
+    save's audit event carries the version it made."""
+    if seen_version == settings_version(site):
+        return False
+    try:
+        seen = datetime.fromisoformat(seen_version) if seen_version else None
+    except ValueError:
+        return True  # not a version this product wrote: show the settings now saved
+    saves = AuditEvent.objects.filter(site=site, action=AuditEvent.Action.SETTINGS_UPDATED)
+    if seen is not None:
+        saves = saves.filter(created_at__gt=seen)
+    if acting_user is not None:
+        saves = saves.exclude(actor=acting_user)
+    return saves.exists()

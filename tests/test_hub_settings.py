@@ -347,6 +347,25 @@ def test_a_page_shown_before_another_save_does_not_undo_it(client, full_admin, o
     assert plain.status_code == 302
 
 
+def test_a_page_is_not_stale_for_its_own_administrators_later_saves(client, full_admin, org, site):
+    """Ana's page, saved once, then sent again (the Back button, a form posted twice, a second
+    tab): only her own save came since, so it saves. Once Bea saves too, it is refused."""
+    client.force_login(full_admin)
+    page = client.get(url(site)).content.decode()
+    first = client.post(url(site), form_data(reject_entries="spam.example") | _version(page))
+    assert first.status_code == 302
+    again = client.post(url(site), form_data(reject_entries="junk.example") | _version(page))
+    assert again.status_code == 302
+    assert list(site.patterns.values_list("pattern", flat=True)) == ["junk.example"]
+    bea = factories.UserFactory(email="bea@acme.example", full_name="Bea")
+    values = SettingsValues.of(site)
+    values.notify = "site_admins"
+    site_settings_update(site_id=site.pk, acting_user=bea, values=values)
+    stale = client.post(url(site), form_data(reject_entries="spam.example") | _version(page))
+    assert stale.status_code == 200 and "Bea saved these settings at" in stale.content.decode()
+    assert list(site.patterns.values_list("pattern", flat=True)) == ["junk.example"]
+
+
 def test_the_page_naming_a_save_stands_for_that_save_not_a_later_one(client, full_admin, org, site):
     """Carl saves between Ana's refused save and the page that names Bea's: sent again, that
     page is refused too (it never showed Carl's)."""
