@@ -9,7 +9,8 @@ that the plan of each search can use its indexes.
 import idna
 from django.db import NotSupportedError
 from django.db.migrations.operations.base import Operation
-from django.db.models import Q
+from django.db.models import CharField, Q
+from django.db.models.lookups import IContains
 
 # Words of a search beyond these are ignored: each is one more indexed condition.
 MAX_SEARCH_WORDS = 5
@@ -49,6 +50,35 @@ def _stored_form(word: str) -> str | None:
             return None
     stored = f"{local}{at}{'.'.join(labels)}".lower()
     return stored if stored.isascii() else None
+
+
+class UnicodeIContains(IContains):
+    """`icontains` in any case on SQLite too (`make run`), whose LIKE ignores the case of ASCII
+    letters only: `élodie` finds Élodie. Both sides are upper-cased by the UPPER that
+    `sqlite_unicode_upper` gives each SQLite connection. Other databases: Django's own."""
+
+    def as_sqlite(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"UPPER({lhs}) LIKE UPPER({rhs}) ESCAPE '\\'", [*lhs_params, *rhs_params]
+
+
+def _upper(value):
+    return value.upper() if isinstance(value, str) else value
+
+
+def sqlite_unicode_upper(sender, connection, **kwargs) -> None:
+    """On `connection_created`: SQLite's UPPER changes ASCII letters only; Python's, all."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function("UPPER", 1, _upper, deterministic=True)
+
+
+def search_in_any_case() -> None:
+    """Called once at start (`orgs.apps`)."""
+    from django.db.backends.signals import connection_created
+
+    CharField.register_lookup(UnicodeIContains)
+    connection_created.connect(sqlite_unicode_upper, dispatch_uid="sqlite_unicode_upper")
 
 
 def _invalid(schema_editor, index: str) -> bool:

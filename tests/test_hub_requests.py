@@ -454,6 +454,23 @@ def test_search_finds_an_address_by_its_unicode_domain_as_shown(admin_client, si
     assert [r.email for r in page.context["page"].items] == ["josé@example.com"]
 
 
+def test_search_ignores_the_case_of_every_letter(admin_client, site):
+    """`élodie` finds Élodie and `MÜLLER` Müller, on SQLite (`make run`) as on PostgreSQL."""
+    factories.SignupRequestFactory(
+        site=site, email="elodie@example.net", first_name="Élodie", last_name="Müller"
+    )
+    factories.SignupRequestFactory(site=site, email="eve@example.net", first_name="Eve")
+    for query in ["élodie", "ÉLODIE", "Élodie", "müller", "MÜLLER", "élodie müller"]:
+        page = admin_client.get("/hub/alerts/requests/", {"q": query})
+        assert [r.email for r in page.context["page"].items] == ["elodie@example.net"], query
+    factories.PersonFactory(
+        organization=site.organization, email="p@example.net", first_name="Élodie"
+    )
+    factories.PersonFactory(organization=site.organization, email="q@example.net")
+    people = admin_client.get("/hub/people/", {"q": "élodie"}).content.decode()
+    assert "p@example.net" in people and "q@example.net" not in people
+
+
 def test_another_organizations_administrator_is_refused_like_its_people(
     admin_client, site, other_org, full_admin, run_commits
 ):
