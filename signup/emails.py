@@ -30,7 +30,10 @@ def _to_requester(req: SignupRequest, kind: str, cause: str, **extra: object) ->
     context = {
         "site_name": req.site.name,
         "site_url": site_link(req.site, "home"),
-        "first_name": req.first_name,
+        # Anyone may type any address and any name into the form: the name goes into emails
+        # to the address only once its owner confirmed the request, or our sender would
+        # carry a stranger's text ("Your account is locked: go to ...") to any mailbox.
+        "first_name": req.first_name if req.confirmed_at else "",
         "email": req.email,
         **extra,
     }
@@ -83,17 +86,16 @@ def to_reviewers(req: SignupRequest, kind: str, recipients: list[Recipient]) -> 
     ]
 
 
-def already_host(
-    *, site: Site, person: Person, to: str, language: str, cause: str, first_name: str = ""
-) -> EmailSpec:
+def already_host(*, site: Site, person: Person, to: str, language: str, cause: str) -> EmailSpec:
     """The email about a sign-up that made no request because the address is a host's: the
     sign-in link, and an activation link while the person has no login (their first one
-    expired or was lost; their activation nonce must be set)."""
+    expired or was lost; their activation nonce must be set). It greets the person by the name
+    the directory holds, never by the one typed into the form."""
     context = {
         "site_name": site.name,
         "site_url": site_link(site, "home"),
         "signin_url": site_link(site, "signin"),
-        "first_name": first_name,
+        "first_name": person.first_name,
         "email": to,
     }
     if person.user_id is None:

@@ -233,7 +233,6 @@ def _tell_host(submission: Submission, person: Person) -> None:
             to=person.email,  # one key for every spelling of the address
             language=submission.language,
             cause=cause,
-            first_name=submission.fields.get("first_name", ""),
         )
 
     spec = _unless_sent_lately(build, f"site:{submission.site_id}:host:{person.pk}")

@@ -294,6 +294,36 @@ def test_quotes_around_another_organizations_address_change_nothing(
     assert Person.objects.filter(organization=site.organization).count() == 0
 
 
+def test_emails_carry_a_typed_name_only_once_the_address_confirmed_it(
+    client, site, reviewers, outbox, run_commits
+):
+    """Anyone may type any address and any name: until the address's owner confirms, our emails
+    to it greet nobody by that name (our sender would carry a stranger's text to any mailbox)."""
+    lure = "Your account is locked. Unlock it at https://evil.example/unlock"
+    configure(site, require_confirmation=True)
+    sign_up(client, site, run_commits, email="nora@example.net", first_name=lure)
+    (confirm,) = outbox
+    html = confirm.alternatives[0][0]
+    assert confirm.body.startswith("Hello,") and "evil.example" not in confirm.body + html
+    outbox.clear()
+    with run_commits():
+        client.get(link_in(confirm, "/signup/confirm/"))
+    (received,) = [m for m in outbox if m.to == ["nora@example.net"]]
+    assert received.body.startswith(f"Hello {lure},")  # its owner confirmed it
+    # Without confirmation, the automatic answers greet nobody by the typed name either.
+    configure(site, require_confirmation=False, mode="automatic", other_domains="approve")
+    outbox.clear()
+    sign_up(client, site, run_commits, email="ann@example.net", first_name=lure)
+    (ready,) = [m for m in outbox if m.to == ["ann@example.net"]]
+    assert ready.body.startswith("Hello,") and "evil.example" not in ready.body
+    # A host is greeted by the name the directory holds.
+    outbox.clear()
+    Person.objects.filter(email="ann@example.net").update(first_name="Ann")
+    sign_up(client, site, run_commits, email="ann@example.net", first_name=lure)
+    (again,) = outbox
+    assert again.body.startswith("Hello Ann,") and "evil.example" not in again.body
+
+
 def test_person_of_the_org_without_license_can_request(client, site, reviewers, run_commits):
     factories.PersonFactory(organization=site.organization, email="member@example.net")
     configure(site, require_confirmation=False)
