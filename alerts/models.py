@@ -14,6 +14,7 @@ class AuditEvent(models.Model):
         PERSON_CREATED = "person_created", _("Person added")
         EMAIL_RESENT = "email_resent", _("Email sent again")
         LICENSE_REMOVED = "license_removed", _("Host license removed")
+        PERSON_DELETED = "person_deleted", _("Person removed")
 
     organization = models.ForeignKey(
         "orgs.Organization", on_delete=models.CASCADE, related_name="audit_events"

@@ -6,7 +6,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext as _
 
 from orgs.models import Administrator, HostLicense, LicenseTemplate, Organization, Person, User
-from orgs.services import license_remove
+from orgs.services import license_remove, person_delete
 
 
 @admin.register(User)
@@ -75,6 +75,15 @@ class PersonAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # People › Add person in the hub: it also applies the license template
+
+    # Removing people (one or selected) goes through the service, which records it, with the
+    # licenses that go with them, in the organization's audit trail.
+    def delete_model(self, request, obj: Person) -> None:
+        person_delete(person=obj, acting_user=request.user)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for person in queryset.order_by("pk"):
+            person_delete(person=person, acting_user=request.user)
 
     def save_formset(self, request, form, formset, change) -> None:
         # Licenses ticked for deletion go through the service, which records who removed them;

@@ -142,6 +142,27 @@ def license_remove(*, license: HostLicense, acting_user: User) -> bool:
     return True
 
 
+def person_delete(*, person: Person, acting_user: User) -> bool:
+    """Remove a person from the directory (an operator's action), with their host licenses,
+    and record it, naming the licenses, in the organization's audit trail; return False when
+    they were already gone. Their login, if any, stays (it may be an administrator's)."""
+    with transaction.atomic():
+        locked = Person.objects.select_for_update().filter(pk=person.pk).first()
+        if locked is None:
+            return False
+        sites = sorted(
+            HostLicense.objects.filter(person=locked).values_list("site__slug", flat=True)
+        )
+        locked.delete()
+        audit_record(
+            organization_id=locked.organization_id,
+            action=AuditEvent.Action.PERSON_DELETED,
+            actor=acting_user,
+            changes={"email": locked.email, "licenses": sites},
+        )
+    return True
+
+
 def person_create_manually(
     *, organization: Organization, email: str, fields: dict, acting_user: User
 ) -> tuple[Person, Site | None]:

@@ -210,6 +210,40 @@ def test_a_license_taken_back_by_an_operator_is_in_the_audit_trail(
     assert f"removed the host license of wrong@example.org on {site.name}" in trail
 
 
+def test_removing_people_is_recorded_with_their_licenses(operator_client, site, full_admin):
+    """An operator removing people (one from its page, several with the action) goes through
+    the service: each removal, and the licenses that went with it, is in the audit trail."""
+    from orgs.models import HostLicense
+
+    client, operator = operator_client
+    people = [
+        factories.PersonFactory(organization=site.organization, email=f"p{n}@example.org")
+        for n in range(3)
+    ]
+    for person in people:
+        factories.HostLicenseFactory(person=person, site=site)
+    one = client.post(f"/django-admin/orgs/person/{people[0].pk}/delete/", {"post": "yes"})
+    assert one.status_code == 302
+    several = client.post(
+        "/django-admin/orgs/person/",
+        {
+            "action": "delete_selected",
+            "_selected_action": [people[1].pk, people[2].pk],
+            "post": "yes",
+        },
+    )
+    assert several.status_code == 302
+    assert not Person.objects.exists() and not HostLicense.objects.exists()
+    events = AuditEvent.objects.filter(action=AuditEvent.Action.PERSON_DELETED).order_by("pk")
+    assert [(e.changes["email"], e.changes["licenses"], e.actor) for e in events] == [
+        (f"p{n}@example.org", [site.slug], operator) for n in range(3)
+    ]
+    assert {e.organization for e in events} == {site.organization}
+    client.force_login(full_admin)
+    trail = client.get("/hub/alerts/audit/").content.decode()
+    assert "removed p0@example.org from the people" in trail
+
+
 def test_people_are_added_and_readdressed_only_through_the_services(operator_client, site):
     """The admin can't add a person (People › Add person does, with the license template) nor
     change an address, whose normalized form the services keep for every match."""
