@@ -88,4 +88,8 @@ def describe(event: AuditEvent) -> list[str]:
             _("Licenses from the automatic template: %(s)s")
             % {"s": ", ".join(changes["template_licenses"])}
         )
+    elif event.action == AuditEvent.Action.PERSON_DELETED and changes.get("licenses"):
+        lines.append(
+            _("Host licenses removed with them: %(s)s") % {"s": ", ".join(changes["licenses"])}
+        )
     return lines

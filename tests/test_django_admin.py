@@ -242,6 +242,7 @@ def test_removing_people_is_recorded_with_their_licenses(operator_client, site, 
     client.force_login(full_admin)
     trail = client.get("/hub/alerts/audit/").content.decode()
     assert "removed p0@example.org from the people" in trail
+    assert f"Host licenses removed with them: {site.slug}" in trail
 
 
 def test_people_are_added_and_readdressed_only_through_the_services(operator_client, site):
