@@ -144,22 +144,29 @@ def license_remove(*, license: HostLicense, acting_user: User) -> bool:
 
 def person_delete(*, person: Person, acting_user: User) -> bool:
     """Remove a person from the directory (an operator's action), with their host licenses,
-    and record it, naming the licenses, in the organization's audit trail; return False when
-    they were already gone. Their login, if any, stays (it may be an administrator's)."""
+    and record it in the organization's audit trail: one event for each site whose license
+    went (so that its site administrators see it), or one for the organization when they held
+    none. Return False when they were already gone. Their login, if any, stays (it may be an
+    administrator's)."""
     with transaction.atomic():
         locked = Person.objects.select_for_update().filter(pk=person.pk).first()
         if locked is None:
             return False
-        sites = sorted(
-            HostLicense.objects.filter(person=locked).values_list("site__slug", flat=True)
-        )
+        sites = [
+            held.site
+            for held in HostLicense.objects.filter(person=locked)
+            .select_related("site")
+            .order_by("site__slug")
+        ]
         locked.delete()
-        audit_record(
-            organization_id=locked.organization_id,
-            action=AuditEvent.Action.PERSON_DELETED,
-            actor=acting_user,
-            changes={"email": locked.email, "licenses": sites},
-        )
+        for site in sites or [None]:
+            audit_record(
+                organization_id=locked.organization_id,
+                action=AuditEvent.Action.PERSON_DELETED,
+                actor=acting_user,
+                site=site,
+                changes={"email": locked.email, "licenses": [site.slug] if site else []},
+            )
     return True
 
 

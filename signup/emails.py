@@ -89,13 +89,14 @@ def to_reviewers(req: SignupRequest, kind: str, recipients: list[Recipient]) -> 
 def already_host(*, site: Site, person: Person, to: str, language: str, cause: str) -> EmailSpec:
     """The email about a sign-up that made no request because the address is a host's: the
     sign-in link, and an activation link while the person has no login (their first one
-    expired or was lost; their activation nonce must be set). It greets the person by the name
-    the directory holds, never by the one typed into the form."""
+    expired or was lost; their activation nonce must be set). Anyone may ask for it to be sent
+    to a host's address: it greets nobody by name (neither the one typed into the form nor the
+    directory's, which a sign-up approved without confirmation took from its form)."""
     context = {
         "site_name": site.name,
         "site_url": site_link(site, "home"),
         "signin_url": site_link(site, "signin"),
-        "first_name": person.first_name,
+        "first_name": "",
         "email": to,
     }
     if person.user_id is None:

@@ -88,8 +88,11 @@ class HostStatus:
 
 
 def host_status(*, user, site: Site) -> HostStatus | None:
-    """Who is signed in on a site's pages and whether they host on it; None when nobody is."""
-    if not user.is_authenticated:
+    """Who is signed in on a site's pages and whether they host on it; None when nobody is.
+
+    Nobody is, on an SSO site: its people sign in through their organization's SSO, and a
+    session opened with a password (on another site's page, or the hub's) is not that."""
+    if not user.is_authenticated or site.sso_enabled:
         return None
     person = Person.objects.filter(user=user).first()
     is_host = person is not None and HostLicense.objects.filter(person=person, site=site).exists()

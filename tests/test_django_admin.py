@@ -210,9 +210,12 @@ def test_a_license_taken_back_by_an_operator_is_in_the_audit_trail(
     assert f"removed the host license of wrong@example.org on {site.name}" in trail
 
 
-def test_removing_people_is_recorded_with_their_licenses(operator_client, site, full_admin):
+def test_removing_people_is_recorded_with_their_licenses(
+    operator_client, site, other_site, full_admin, site_admin
+):
     """An operator removing people (one from its page, several with the action) goes through
-    the service: each removal, and the licenses that went with it, is in the audit trail."""
+    the service: each removal is in the audit trail, once for each site whose license went (its
+    site administrators see it there), or once for the organization."""
     from orgs.models import HostLicense
 
     client, operator = operator_client
@@ -220,8 +223,9 @@ def test_removing_people_is_recorded_with_their_licenses(operator_client, site, 
         factories.PersonFactory(organization=site.organization, email=f"p{n}@example.org")
         for n in range(3)
     ]
-    for person in people:
-        factories.HostLicenseFactory(person=person, site=site)
+    factories.HostLicenseFactory(person=people[0], site=site)
+    factories.HostLicenseFactory(person=people[0], site=other_site)
+    factories.HostLicenseFactory(person=people[1], site=site)
     one = client.post(f"/django-admin/orgs/person/{people[0].pk}/delete/", {"post": "yes"})
     assert one.status_code == 302
     several = client.post(
@@ -235,14 +239,21 @@ def test_removing_people_is_recorded_with_their_licenses(operator_client, site, 
     assert several.status_code == 302
     assert not Person.objects.exists() and not HostLicense.objects.exists()
     events = AuditEvent.objects.filter(action=AuditEvent.Action.PERSON_DELETED).order_by("pk")
-    assert [(e.changes["email"], e.changes["licenses"], e.actor) for e in events] == [
-        (f"p{n}@example.org", [site.slug], operator) for n in range(3)
+    assert [(e.changes["email"], e.site, e.changes["licenses"]) for e in events] == [
+        ("p0@example.org", site, [site.slug]),
+        ("p0@example.org", other_site, [other_site.slug]),
+        ("p1@example.org", site, [site.slug]),
+        ("p2@example.org", None, []),
     ]
-    assert {e.organization for e in events} == {site.organization}
+    assert {(e.organization, e.actor) for e in events} == {(site.organization, operator)}
     client.force_login(full_admin)
     trail = client.get("/hub/alerts/audit/").content.decode()
-    assert "removed p0@example.org from the people" in trail
+    assert "removed p2@example.org from the people" in trail
     assert f"Host licenses removed with them: {site.slug}" in trail
+    client.force_login(site_admin)  # of other_site only
+    theirs = client.get("/hub/alerts/audit/").content.decode()
+    assert "removed p0@example.org from the people" in theirs
+    assert "p1@example.org" not in theirs and "p2@example.org" not in theirs
 
 
 def test_people_are_added_and_readdressed_only_through_the_services(operator_client, site):

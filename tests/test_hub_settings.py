@@ -366,6 +366,49 @@ def test_a_page_is_not_stale_for_its_own_administrators_later_saves(client, full
     assert list(site.patterns.values_list("pattern", flat=True)) == ["junk.example"]
 
 
+def test_a_save_recorded_before_events_carried_their_version_is_aligned(site, full_admin):
+    """Events written before held a time a few milliseconds after their save's version: the
+    migration gives the latest its version, so a page showing it is not refused for itself."""
+    from datetime import timedelta
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from alerts.models import AuditEvent
+    from sites.services import SettingsChanged, settings_version
+
+    bob = factories.UserFactory(email="bob@acme.example", full_name="Bob")
+    values = SettingsValues.of(site)
+    values.reject_entries = ["spam.example"]
+    site_settings_update(site_id=site.pk, acting_user=bob, values=values)
+    site.refresh_from_db()
+    event = AuditEvent.objects.get(site=site)
+    late = site.settings_updated_at + timedelta(milliseconds=3)
+    AuditEvent.objects.filter(pk=event.pk).update(created_at=late)
+    seen = settings_version(site)
+    values.reject_entries = ["junk.example"]
+    site_settings_update(site_id=site.pk, acting_user=full_admin, values=values, seen_version=seen)
+    with pytest.raises(SettingsChanged):  # Bob's event looks later than the page's version
+        site_settings_update(
+            site_id=site.pk, acting_user=full_admin, values=values, seen_version=seen
+        )
+    # What the migration does on such a database (here, Ana's save is the latest: undo it).
+    AuditEvent.objects.exclude(pk=event.pk).delete()
+    site.settings_updated_at = seen_at = event.created_at - timedelta(milliseconds=3)
+    site.save(update_fields=["settings_updated_at"])
+    migration = import_module("alerts.migrations.0005_settings_events_carry_their_version")
+    migration.align(apps, None)
+    assert AuditEvent.objects.get(pk=event.pk).created_at == seen_at
+    values.reject_entries = ["again.example"]
+    for _ in range(2):  # Ana's page, sent twice: only her own save came since
+        site_settings_update(
+            site_id=site.pk,
+            acting_user=full_admin,
+            values=values,
+            seen_version=seen_at.isoformat(),
+        )
+
+
 def test_the_page_naming_a_save_stands_for_that_save_not_a_later_one(client, full_admin, org, site):
     """Carl saves between Ana's refused save and the page that names Bea's: sent again, that
     page is refused too (it never showed Carl's)."""

@@ -70,6 +70,18 @@ def test_an_sso_site_takes_no_password(client, org):
     )
     assert posted.status_code == 403
     assert "_auth_user_id" not in client.session
+    # A session opened with the password elsewhere (another site's page, the hub) is not the
+    # SSO's either: the SSO site shows nobody signed in.
+    plain = factories.SiteFactory(organization=org, slug="plain")
+    signed_in = client.post(
+        f"/sites/{plain.slug}/signin/",
+        {"username": "host@example.net", "password": factories.PASSWORD},
+    )
+    assert signed_in.status_code == 302
+    assert "Signed in as" in client.get(f"/sites/{plain.slug}/").content.decode()
+    home = client.get(f"/sites/{sso.slug}/").content.decode()
+    assert "Signed in as" not in home and "You are a host" not in home
+    assert "single sign-on (SSO)" in home
 
 
 def test_unknown_site_is_404(client, db):
