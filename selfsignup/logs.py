@@ -9,7 +9,9 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
+from django.views import debug
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
@@ -100,3 +102,17 @@ def unbind_task_request_id(task_id: str | None = None, **_kwargs) -> None:
     token = _task_tokens.pop(task_id or "", None)
     if token is not None:
         request_id.reset(token)
+
+
+class ExceptionReporter(debug.ExceptionReporter):
+    """Django's, except that a body it can't read (a form not in UTF-8) is left out of the error
+    report rather than raising again while the report is made: with DEBUG on (`make run`) that
+    turned the 400 such a POST gets into a 500."""
+
+    def get_traceback_data(self) -> dict:
+        if self.request is not None:
+            try:
+                self.request.POST  # noqa: B018 (read it, or learn that it can't be read)
+            except BadRequest:
+                self.request._mark_post_parse_error()  # an empty form, as Django does for its own
+        return super().get_traceback_data()

@@ -82,6 +82,7 @@ SILENCED_SYSTEM_CHECKS: list[str] = []
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 DEBUG = env_flag("DEBUG", default=not SECRET_KEY)
+DEFAULT_EXCEPTION_REPORTER = "selfsignup.logs.ExceptionReporter"
 
 _DEV_SECRET_KEY = "django-insecure-embedded-development-key-never-use-in-production"  # noqa: S105
 if not SECRET_KEY:

@@ -289,6 +289,22 @@ def test_choice_and_phone_fields_refuse_bad_values(client, site, field, value):
     assert field in response.context["form"].errors
 
 
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("charset", ["latin-1", "utf-16"])
+def test_a_form_not_in_utf8_is_a_bad_request_not_an_error(site, settings, debug, charset):
+    """Django refuses a form body in another encoding; with DEBUG on (`make run`) its error page
+    read the body again and answered 500."""
+    settings.DEBUG = debug
+    answer = Client(raise_request_exception=False).generic(
+        "POST",
+        signup_url(site),
+        b"email=a%E9b%40example.net&first_name=x",
+        content_type=f"application/x-www-form-urlencoded; charset={charset}",
+    )
+    assert answer.status_code == 400
+    assert not Submission.objects.exists()
+
+
 def test_post_without_csrf_token_is_403(site):
     strict = Client(enforce_csrf_checks=True)
     response = strict.post(
