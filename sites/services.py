@@ -298,6 +298,8 @@ def _saved_by_others_since(site: Site, seen_version: str, acting_user: User | No
         seen = datetime.fromisoformat(seen_version) if seen_version else None
     except ValueError:
         return True  # not a version this product wrote: show the settings now saved
+    if seen is not None and seen.tzinfo is None:
+        return True  # nor is a time without its zone
     saves = AuditEvent.objects.filter(site=site, action=AuditEvent.Action.SETTINGS_UPDATED)
     if seen is not None:
         saves = saves.filter(created_at__gt=seen)
