@@ -409,6 +409,20 @@ def test_a_save_recorded_before_events_carried_their_version_is_aligned(site, fu
         )
 
 
+@pytest.mark.parametrize("version", ["not-a-version", "2026-01-01T00:00:00"])
+def test_a_version_the_page_was_not_given_saves_nothing(client, full_admin, site, version):
+    """Only a version this product wrote (a time with its zone) stands for a save; anything
+    else shows the settings now saved."""
+    client.force_login(full_admin)
+    values = SettingsValues.of(site)
+    values.reject_entries = ["spam.example"]
+    site_settings_update(site_id=site.pk, acting_user=full_admin, values=values)
+    answer = client.post(url(site), form_data(notify="site_admins") | {"settings_version": version})
+    assert answer.status_code == 200 and "Nothing is saved" in answer.content.decode()
+    site.refresh_from_db()
+    assert site.notify == "full_admins"
+
+
 def test_the_page_naming_a_save_stands_for_that_save_not_a_later_one(client, full_admin, org, site):
     """Carl saves between Ana's refused save and the page that names Bea's: sent again, that
     page is refused too (it never showed Carl's)."""
