@@ -305,6 +305,26 @@ def test_a_form_not_in_utf8_is_a_bad_request_not_an_error(site, settings, debug,
     assert not Submission.objects.exists()
 
 
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_form_posted_without_the_final_slash_is_sent_on_with_its_fields(
+    site, settings, run_commits, debug
+):
+    """308 keeps the method and the body (Django's 301 loses the form; with DEBUG on it was a
+    500 page)."""
+    settings.DEBUG = debug
+    client = Client(raise_request_exception=False)
+    data = human({"email": "slash@example.net", "first_name": "S", "last_name": "L"})
+    answer = client.post(signup_url(site).rstrip("/"), data)
+    assert answer.status_code == 308 and answer.headers["Location"] == signup_url(site)
+    with run_commits():
+        followed = client.post(signup_url(site).rstrip("/"), data, follow=True)
+    assert followed.status_code == 200
+    assert followed.redirect_chain == [(signup_url(site), 308)]
+    assert b"Thanks. Check your email" in followed.content
+    assert Submission.objects.count() + SignupRequest.objects.count() == 1
+    assert client.get(f"/sites/{site.slug}").status_code == 308
+
+
 def test_post_without_csrf_token_is_403(site):
     strict = Client(enforce_csrf_checks=True)
     response = strict.post(
