@@ -64,11 +64,11 @@ bench: $(DEV) $(MO)
 	$(PY) -m bench
 
 worker: $(RUNTIME) $(MO)
-	$(PY) -m celery -A selfsignup worker -l INFO
+	$(PY) -m celery -A selfsignup worker -l $(or $(LOG_LEVEL),INFO)
 
 beat: $(RUNTIME)
 	mkdir -p var
-	$(PY) -m celery -A selfsignup beat -l INFO -s var/celerybeat-schedule
+	$(PY) -m celery -A selfsignup beat -l $(or $(LOG_LEVEL),INFO) -s var/celerybeat-schedule
 
 clean:
 	rm -rf $(VENV) var staticfiles

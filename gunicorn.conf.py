@@ -2,6 +2,7 @@
 the app's, and each access line carries the request id the app answered with."""
 
 import json
+import os
 import traceback
 from datetime import UTC, datetime
 
@@ -49,6 +50,9 @@ logger_class = JsonAccessLogger
 # No control socket: its default path is per user, shared by every gunicorn that user runs.
 control_socket_disable = True
 
+# gunicorn's own lines follow LOG_LEVEL like the app's (Django's settings check its value).
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -70,9 +74,9 @@ logconfig_dict = {
             "stream": "ext://sys.stdout",
         },
     },
-    "root": {"handlers": ["error"], "level": "INFO"},
+    "root": {"handlers": ["error"], "level": LOG_LEVEL},
     "loggers": {
-        "gunicorn.error": {"handlers": ["error"], "level": "INFO", "propagate": False},
+        "gunicorn.error": {"handlers": ["error"], "level": LOG_LEVEL, "propagate": False},
         "gunicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
     },
 }

@@ -82,6 +82,19 @@ def test_gunicorn_access_lines_stay_one_json_object_whatever_the_path():
     assert (entry["status"], entry["bytes"], entry["duration_ms"]) == (200, 512, 3)
 
 
+@pytest.mark.parametrize(("level", "expected"), [(None, "INFO"), ("warning", "WARNING")])
+def test_gunicorns_own_lines_follow_log_level(monkeypatch, level, expected):
+    if level is None:
+        monkeypatch.delenv("LOG_LEVEL", raising=False)
+    else:
+        monkeypatch.setenv("LOG_LEVEL", level)
+    config = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    logging_config = config["logconfig_dict"]
+    assert logging_config["root"]["level"] == expected
+    assert logging_config["loggers"]["gunicorn.error"]["level"] == expected
+    assert logging_config["loggers"]["gunicorn.access"]["level"] == "INFO"  # every request
+
+
 def test_link_tokens_never_reach_the_logs(client, site):
     """Whoever reads the logs can't use a confirmation or activation link: access lines and
     Django's own lines (a bad link's 400, a confirm link's 404) carry no token."""
