@@ -37,3 +37,7 @@ class OutboxEmailAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Each row is a request's email log (and an unsent one would silently never go).
+        return False

@@ -6,7 +6,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext as _
 
 from orgs.models import Administrator, HostLicense, LicenseTemplate, Organization, Person, User
-from orgs.services import license_remove, person_delete
+from orgs.services import license_remove, person_delete, person_elsewhere
 
 
 @admin.register(User)
@@ -30,8 +30,34 @@ class OrganizationAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
 
 
+class AdministratorForm(forms.ModelForm):
+    class Meta:
+        model = Administrator
+        fields = ["user", "organization", "role", "language", "sites"]
+
+    def clean(self) -> dict:
+        """An address belongs to one organization (SPEC section 2): an administrator's login
+        is not another organization's person. Its sites are its organization's."""
+        cleaned = super().clean()
+        user, organization = cleaned.get("user"), cleaned.get("organization")
+        if user is None or organization is None:
+            return cleaned
+        if person_elsewhere(user.email, organization.pk):
+            raise forms.ValidationError(
+                _("%(email)s belongs to a person of another organization.") % {"email": user.email}
+            )
+        others = [s.name for s in cleaned.get("sites", []) if s.organization_id != organization.pk]
+        if others:
+            raise forms.ValidationError(
+                _("These sites belong to another organization: %(sites)s")
+                % {"sites": ", ".join(others)}
+            )
+        return cleaned
+
+
 @admin.register(Administrator)
 class AdministratorAdmin(admin.ModelAdmin):
+    form = AdministratorForm
     list_display = ["user", "organization", "role", "language"]
     list_filter = ["role", "organization"]
     search_fields = ["user__email"]

@@ -78,6 +78,21 @@ class User(AbstractBaseUser, PermissionsMixin):
             self.email = normalize_email(self.email)
         except InvalidDomain:
             raise ValidationError({"email": _("Enter a valid email address.")}) from None
+        # An administrator's login is their organization's address, never another's person.
+        organization_id = (
+            Administrator.objects.filter(user_id=self.pk)
+            .values_list("organization_id", flat=True)
+            .first()
+            if self.pk
+            else None
+        )
+        elsewhere = Person.objects.filter(email_normalized=self.email).exclude(
+            organization_id=organization_id
+        )
+        if organization_id is not None and elsewhere.exists():
+            raise ValidationError(
+                {"email": _("This address belongs to a person of another organization.")}
+            )
 
     @property
     def display_name(self) -> str:

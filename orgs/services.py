@@ -49,13 +49,20 @@ def _administers_elsewhere(email_normalized: str, organization_id: int) -> bool:
     return bool(found - {organization_id})
 
 
-def is_elsewhere(email_normalized: str, organization_id: int) -> bool:
-    """Whether the address is another organization's: one of its people, or the login of one
-    of its administrators."""
-    return _administers_elsewhere(email_normalized, organization_id) or (
+def person_elsewhere(email_normalized: str, organization_id: int) -> bool:
+    """Whether the address is one of another organization's people."""
+    return (
         Person.objects.filter(email_normalized=email_normalized)
         .exclude(organization_id=organization_id)
         .exists()
+    )
+
+
+def is_elsewhere(email_normalized: str, organization_id: int) -> bool:
+    """Whether the address is another organization's: one of its people, or the login of one
+    of its administrators."""
+    return _administers_elsewhere(email_normalized, organization_id) or person_elsewhere(
+        email_normalized, organization_id
     )
 
 

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from orgs.models import HostLicense
 from sites.models import DomainPattern, Site
 
 
@@ -44,7 +45,26 @@ class SiteAdminForm(forms.ModelForm):
                     "making it a government site or signing its people in through SSO."
                 )
             )
+        site = self.instance
+        if site.pk is not None and cleaned.get("slug", site.slug) != site.slug and _in_links(site):
+            self.add_error(
+                "slug",
+                _(
+                    "This site's address is in links already emailed (sign-up, confirmation, "
+                    "activation, sign-in): it can't change while sign-up is on or the site has "
+                    "requests or hosts."
+                ),
+            )
         return cleaned
+
+
+def _in_links(site: Site) -> bool:
+    """Whether emails sent for the site may carry its address: sign-up on, requests, hosts."""
+    return (
+        _signup_enabled_now(site)
+        or site.requests.exists()
+        or HostLicense.objects.filter(site=site).exists()
+    )
 
 
 @admin.register(Site)
@@ -74,6 +94,27 @@ class SiteAdmin(admin.ModelAdmin):
             obj.save(update_fields=form.changed_data)
         else:
             obj.save()
+
+    def get_deleted_objects(self, objs, request):
+        """Django's, with a site's host licenses as protected: deleting the site would take them
+        without the audit trail's record that taking one back writes."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        licensed = {
+            license.site
+            for license in HostLicense.objects.filter(site__in=list(objs)).select_related("site")
+        }
+        protected = [
+            *protected,
+            *(
+                _(
+                    "%(site)s has host licenses: take them back (each is recorded in the audit "
+                    "trail) before deleting the site."
+                )
+                % {"site": site.name}
+                for site in sorted(licensed, key=lambda site: site.name)
+            ),
+        ]
+        return deleted, counts, perms_needed, protected
 
     def get_readonly_fields(self, request, obj=None) -> list[str]:
         # A site's requests, licenses and audit trail belong to its organization: it can't move.

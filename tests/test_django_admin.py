@@ -102,6 +102,122 @@ def test_site_change_keeps_the_organization_and_the_signup_rule(operator_client,
     assert site.kind == "commercial" and site.organization_id != other_org.pk
 
 
+def _site_form(site, **changes) -> dict:
+    return {
+        "name": site.name,
+        "slug": site.slug,
+        "kind": site.kind,
+        "sso_enabled": "on" if site.sso_enabled else "",
+        "created_at_0": site.created_at.strftime("%Y-%m-%d"),
+        "created_at_1": site.created_at.strftime("%H:%M:%S"),
+        "patterns-TOTAL_FORMS": "0",
+        "patterns-INITIAL_FORMS": "0",
+        **changes,
+    }
+
+
+def test_a_sites_address_stays_while_links_may_carry_it(operator_client, site, other_site):
+    """Confirmation, activation and sign-in links name the site's slug: it can't change while
+    sign-up is on or the site has requests or hosts (the links would be a 404)."""
+    client, _ = operator_client
+    url = f"/django-admin/sites/site/{site.pk}/change/"
+    factories.SignupRequestFactory(site=site, status="unconfirmed")
+    refused = client.post(url, _site_form(site, slug="acme-new"))
+    assert refused.status_code == 200 and "links already emailed" in refused.content.decode()
+    site.refresh_from_db()
+    assert site.slug == "acme"
+    # A site nobody was ever emailed about can be renamed.
+    Site.objects.filter(pk=other_site.pk).update(signup_enabled=False)
+    url = f"/django-admin/sites/site/{other_site.pk}/change/"
+    assert client.post(url, _site_form(other_site, slug="labs")).status_code == 302
+    other_site.refresh_from_db()
+    assert other_site.slug == "labs"
+    factories.HostLicenseFactory(
+        person=factories.PersonFactory(organization=other_site.organization), site=other_site
+    )
+    assert client.post(url, _site_form(other_site, slug="labs-2")).status_code == 200
+
+
+def test_a_site_with_hosts_is_not_deleted_with_their_licenses(operator_client, site):
+    """Deleting the site would take its hosts' licenses with no audit record: refused, one by
+    one and in bulk, until the licenses are taken back (which is recorded)."""
+    from orgs.models import HostLicense
+
+    client, _ = operator_client
+    factories.HostLicenseFactory(
+        person=factories.PersonFactory(organization=site.organization), site=site
+    )
+    page = client.get(f"/django-admin/sites/site/{site.pk}/delete/").content.decode()
+    assert "has host licenses: take them back" in page
+    client.post(f"/django-admin/sites/site/{site.pk}/delete/", {"post": "yes"})
+    client.post(
+        "/django-admin/sites/site/",
+        {"action": "delete_selected", "_selected_action": [site.pk], "post": "yes"},
+    )
+    assert Site.objects.filter(pk=site.pk).exists() and HostLicense.objects.exists()
+
+
+def test_outbox_rows_are_not_deleted_by_operators(operator_client, site):
+    """Each row is a request's email log, and a queued one would silently never go."""
+    client, _ = operator_client
+    row = OutboxEmail.objects.create(
+        idempotency_key="k",
+        kind="request_received",
+        to_email="a@example.net",
+        organization=site.organization,
+        status="queued",
+    )
+    assert client.get(f"/django-admin/mail/outboxemail/{row.pk}/delete/").status_code == 403
+    client.post(
+        "/django-admin/mail/outboxemail/",
+        {"action": "delete_selected", "_selected_action": [row.pk], "post": "yes"},
+    )
+    assert OutboxEmail.objects.filter(pk=row.pk).exists()
+
+
+def test_an_administrators_login_is_never_another_organizations_person(
+    operator_client, site, other_org, other_site
+):
+    """SPEC section 2: an address belongs to one organization. An administrator made, or a
+    login changed, in the Django admin is held to it, and its sites are its organization's."""
+    from orgs.models import Administrator
+
+    client, _ = operator_client
+    factories.PersonFactory(organization=other_org, email="pat@globex.example")
+    pat = factories.UserFactory(email="pat@globex.example")
+    data = {"user": pat.pk, "organization": site.organization_id, "role": "full", "language": "en"}
+    refused = client.post("/django-admin/orgs/administrator/add/", data)
+    assert refused.status_code == 200
+    assert "belongs to a person of another organization" in refused.content.decode()
+    globex_site = factories.SiteFactory(organization=other_org, slug="globex-site")
+    ann = factories.UserFactory(email="ann@acme.example")
+    crossed = client.post(
+        "/django-admin/orgs/administrator/add/",
+        {**data, "user": ann.pk, "role": "site", "sites": [other_site.pk, globex_site.pk]},
+    )
+    assert (
+        crossed.status_code == 200 and "belong to another organization" in crossed.content.decode()
+    )
+    assert not Administrator.objects.exists()
+    ok = client.post("/django-admin/orgs/administrator/add/", {**data, "user": ann.pk})
+    assert ok.status_code == 302
+    renamed = client.post(
+        f"/django-admin/orgs/user/{ann.pk}/change/",
+        {
+            "email": "pat@globex.example",
+            "full_name": "Ann",
+            "is_active": "on",
+            "last_login_0": "",
+            "last_login_1": "",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+    assert renamed.status_code == 200
+    ann.refresh_from_db()
+    assert ann.email == "ann@acme.example"
+
+
 def test_an_administrator_who_decided_cannot_be_deleted_but_can_be_deactivated(
     operator_client, site, full_admin
 ):
