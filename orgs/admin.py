@@ -30,6 +30,15 @@ class OrganizationAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
 
 
+def _refuse_other_organizations_sites(sites, organization: Organization) -> None:
+    others = [site.name for site in sites if site.organization_id != organization.pk]
+    if others:
+        raise forms.ValidationError(
+            _("These sites belong to another organization: %(sites)s")
+            % {"sites": ", ".join(others)}
+        )
+
+
 class AdministratorForm(forms.ModelForm):
     class Meta:
         model = Administrator
@@ -46,12 +55,7 @@ class AdministratorForm(forms.ModelForm):
             raise forms.ValidationError(
                 _("%(email)s belongs to a person of another organization.") % {"email": user.email}
             )
-        others = [s.name for s in cleaned.get("sites", []) if s.organization_id != organization.pk]
-        if others:
-            raise forms.ValidationError(
-                _("These sites belong to another organization: %(sites)s")
-                % {"sites": ", ".join(others)}
-            )
+        _refuse_other_organizations_sites(cleaned.get("sites", []), organization)
         return cleaned
 
 
@@ -133,12 +137,7 @@ class LicenseTemplateForm(forms.ModelForm):
         organization = cleaned.get("organization")
         if organization is None:
             return cleaned
-        others = [s.name for s in cleaned.get("sites", []) if s.organization_id != organization.pk]
-        if others:
-            raise forms.ValidationError(
-                _("These sites belong to another organization: %(sites)s")
-                % {"sites": ", ".join(others)}
-            )
+        _refuse_other_organizations_sites(cleaned.get("sites", []), organization)
         return cleaned
 
 

@@ -79,6 +79,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         except InvalidDomain:
             raise ValidationError({"email": _("Enter a valid email address.")}) from None
         # An administrator's login is their organization's address, never another's person.
+        from orgs.services import person_elsewhere
+
         organization_id = (
             Administrator.objects.filter(user_id=self.pk)
             .values_list("organization_id", flat=True)
@@ -86,10 +88,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             if self.pk
             else None
         )
-        elsewhere = Person.objects.filter(email_normalized=self.email).exclude(
-            organization_id=organization_id
-        )
-        if organization_id is not None and elsewhere.exists():
+        if organization_id is not None and person_elsewhere(self.email, organization_id):
             raise ValidationError(
                 {"email": _("This address belongs to a person of another organization.")}
             )

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 
-from alerts.audit import audit_record
+from alerts.audit import audit_fields, audit_record
 from alerts.models import AuditEvent
 from orgs.models import (
     Administrator,
@@ -166,14 +166,18 @@ def person_delete(*, person: Person, acting_user: User) -> bool:
             .order_by("site__slug")
         ]
         locked.delete()
-        for site in sites or [None]:
-            audit_record(
-                organization_id=locked.organization_id,
-                action=AuditEvent.Action.PERSON_DELETED,
-                actor=acting_user,
-                site=site,
-                changes={"email": locked.email, "licenses": [site.slug] if site else []},
+        AuditEvent.objects.bulk_create(
+            AuditEvent(
+                **audit_fields(
+                    organization_id=locked.organization_id,
+                    action=AuditEvent.Action.PERSON_DELETED,
+                    actor=acting_user,
+                    site=site,
+                    changes={"email": locked.email, "licenses": [site.slug] if site else []},
+                )
             )
+            for site in sites or [None]
+        )
     return True
 
 
