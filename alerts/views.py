@@ -48,9 +48,10 @@ def _detail(request: HttpRequest, req, *, error: str = "", status: int = 200) ->
         "emails": selectors.request_emails(req),
         "events": selectors.request_events(req),
         "error": error,
+        # Also on a refused decision's page: no Approve button that can only be refused again.
         "elsewhere": (
             services.other_organization_message()
-            if not error and selectors.address_in_other_organization(req)
+            if selectors.address_in_other_organization(req)
             else ""
         ),
     }

@@ -112,3 +112,42 @@ def test_full_story(live_server, new_page, shot, settings):
     admin.get_by_text("The request was rejected.").wait_for()
     declined = only_email_to("omar@example.org")
     assert "declined" in declined.subject and "Employees only." in declined.body
+
+
+def test_enter_in_the_bulk_reason_decides_nothing(live_server, new_page):
+    """The bulk form's first button is Approve: Enter in its reason box must not press it."""
+    call_command("seed_demo", verbosity=0)
+    acme = Site.objects.get(slug="acme")
+    req = SignupRequest.objects.create(
+        site=acme,
+        organization=acme.organization,
+        email="ines@example.net",
+        email_normalized="ines@example.net",
+        first_name="Ines",
+        last_name="Ibarra",
+        status=SignupRequest.Status.PENDING,
+    )
+    admin = new_page()
+    admin.goto(f"{live_server.url}/hub/login/")
+    admin.get_by_label("Email").fill("admin@acme.example")
+    admin.get_by_label("Password").fill("acme-demo-password")
+    admin.get_by_label("Password").press("Enter")
+    admin.goto(f"{live_server.url}/hub/alerts/requests/")
+    reason = admin.get_by_placeholder("Reason for rejecting (optional)")
+    admin.get_by_role("checkbox").first.check()
+    reason.fill("Contractors ask their manager")
+    reason.press("Enter")
+    admin.wait_for_timeout(500)
+    assert admin.url == f"{live_server.url}/hub/alerts/requests/"
+    # Enter on a ticked box sends the form with no decision: the page asks for one.
+    admin.get_by_role("checkbox").first.press("Enter")
+    admin.get_by_text("Tick one or more requests, then choose Approve or Reject.").wait_for()
+    req.refresh_from_db()
+    assert req.status == SignupRequest.Status.PENDING
+    # The buttons still work.
+    admin.get_by_role("checkbox").first.check()
+    reason.fill("Contractors ask their manager")
+    admin.get_by_role("button", name="Reject").click()
+    admin.get_by_text("Rejected").first.wait_for()
+    req.refresh_from_db()
+    assert (req.status, req.rejection_reason) == ("rejected", "Contractors ask their manager")
