@@ -12,6 +12,7 @@ import functools
 
 from django import template
 from django.conf import settings
+from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -45,18 +46,24 @@ def _buttons(active: str) -> SafeString:
 
 
 @register.simple_tag(takes_context=True)
-def language_switcher(context: template.Context) -> SafeString:
+def language_switcher(context: template.Context, *, landing: bool = False) -> SafeString:
     """A form posting to `set_language` that comes back to the page it is on, or, for a page
     that answers a POST to an address that takes POSTs only, to the `language_next` its view
-    names (coming back to that address would be a 405)."""
+    names (coming back to that address would be a 405). With `landing` (the error pages, which
+    any POST can end on), an answer to a POST comes back to the home page of its part of the
+    product instead."""
     request = context.get("request")
     hidden = ""
     if request is not None:
+        back = context.get("language_next")
+        if not back:
+            posted = request.method not in ("GET", "HEAD")
+            back = landing_page(request) if landing and posted else request.get_full_path()
         hidden = format_html(
             '<input type="hidden" name="csrfmiddlewaretoken" value="{}">\n'
             '<input type="hidden" name="next" value="{}">',
             context.get("csrf_token") or get_token(request),
-            context.get("language_next") or request.get_full_path(),
+            back,
         )
     return format_html(
         '<form class="lang-switch" action="{}" method="post">\n{}\n{}\n</form>',
@@ -64,3 +71,18 @@ def language_switcher(context: template.Context) -> SafeString:
         hidden,
         _buttons(get_language()),
     )
+
+
+def landing_page(request: HttpRequest) -> str:
+    """The home page of the part of the product a request was for: its site's, or the hub's."""
+    match = getattr(request, "resolver_match", None)
+    if match is not None and match.namespace == "signup" and "slug" in match.kwargs:
+        return reverse("signup:home", kwargs={"slug": match.kwargs["slug"]})
+    return reverse("hub:home")
+
+
+@register.simple_tag(takes_context=True)
+def landing_url(context: template.Context) -> str:
+    """`landing_page` of the page's request (for the error pages' way back)."""
+    request = context.get("request")
+    return landing_page(request) if request is not None else reverse("hub:home")

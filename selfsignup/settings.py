@@ -127,7 +127,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "selfsignup.locale.LocaleMiddleware",
     "selfsignup.slashes.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -138,6 +138,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "selfsignup.urls"
+CSRF_FAILURE_VIEW = "selfsignup.csrf.csrf_failure"
 WSGI_APPLICATION = "selfsignup.wsgi.application"
 
 TEMPLATES = [

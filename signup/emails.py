@@ -1,9 +1,13 @@
 """The emails of the sign-up flow: each function returns the outbox entries for one event.
 
-Contexts hold plain strings (they are stored as JSON); links are absolute, built from SITE_URL.
+Contexts hold plain strings (they are stored as JSON); links are absolute, built from SITE_URL,
+and carry the email's language (`?lang=fr`), so that the page a link opens speaks it too
+(`selfsignup.locale.LocaleMiddleware`), even in a browser that asks for another.
 Callers queue the entries with `mail.services.email_queue_many`, in the transaction of the change.
 Every recipient goes through `deliverable_email`: the domain the rules matched is the one mailed.
 """
+
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.urls import reverse
@@ -12,24 +16,25 @@ from mail.models import EmailKind
 from mail.services import EmailSpec
 from orgs.models import Person
 from orgs.selectors import Recipient
+from selfsignup.locale import LINK_LANGUAGE_PARAMETER
 from signup.models import SignupRequest
 from signup.tokens import activation_token, confirmation_token
 from sites.domains import deliverable_email, display_email
 from sites.models import Site
 
 
-def absolute(path: str) -> str:
-    return settings.SITE_URL + path
+def absolute(path: str, language: str) -> str:
+    return f"{settings.SITE_URL}{path}?{urlencode({LINK_LANGUAGE_PARAMETER: language})}"
 
 
-def site_link(site: Site, name: str, **kwargs: object) -> str:
-    return absolute(reverse(f"signup:{name}", kwargs={"slug": site.slug, **kwargs}))
+def site_link(site: Site, name: str, language: str, **kwargs: object) -> str:
+    return absolute(reverse(f"signup:{name}", kwargs={"slug": site.slug, **kwargs}), language)
 
 
 def _to_requester(req: SignupRequest, kind: str, cause: str, **extra: object) -> EmailSpec:
     context = {
         "site_name": req.site.name,
-        "site_url": site_link(req.site, "home"),
+        "site_url": site_link(req.site, "home", req.language),
         # Anyone may type any address and any name into the form: the name goes into emails
         # to the address only once its owner confirmed the request, or our sender would
         # carry a stranger's text ("Your account is locked: go to ...") to any mailbox.
@@ -43,7 +48,7 @@ def _to_requester(req: SignupRequest, kind: str, cause: str, **extra: object) ->
 
 def confirmation(req: SignupRequest, *, cause: str) -> EmailSpec:
     token = confirmation_token(request_id=req.pk, nonce=req.confirmation_nonce)
-    link = site_link(req.site, "confirm", token=token)
+    link = site_link(req.site, "confirm", req.language, token=token)
     return _to_requester(req, EmailKind.CONFIRM_EMAIL, cause, confirm_url=link)
 
 
@@ -60,12 +65,12 @@ def declined(req: SignupRequest) -> EmailSpec:
 def host_ready(req: SignupRequest, person: Person) -> EmailSpec:
     """Activation link for a person without a login (their activation nonce must be set),
     the sign-in link otherwise."""
-    extra: dict[str, object] = {"signin_url": site_link(req.site, "signin")}
+    extra: dict[str, object] = {"signin_url": site_link(req.site, "signin", req.language)}
     if person.user_id is None:
         token = activation_token(
             person_id=person.pk, site_id=req.site_id, nonce=person.activation_nonce
         )
-        extra["activate_url"] = site_link(req.site, "activate", token=token)
+        extra["activate_url"] = site_link(req.site, "activate", req.language, token=token)
     return _to_requester(req, EmailKind.HOST_READY, f"request:{req.pk}:approved", **extra)
 
 
@@ -76,12 +81,24 @@ def to_reviewers(req: SignupRequest, kind: str, recipients: list[Recipient]) -> 
         # Empty when the form asked for no name: the emails then give the address once.
         "requester_name": f"{req.first_name} {req.last_name}".strip(),
         "requester_email": display_email(req.email),
-        "request_url": absolute(reverse("hub:request_detail", kwargs={"pk": req.pk})),
-        "queue_url": absolute(reverse("hub:requests")),
     }
+    request_path = reverse("hub:request_detail", kwargs={"pk": req.pk})
+    queue_path = reverse("hub:requests")
     cause, org_id = f"request:{req.pk}:review", req.organization_id
     return [
-        EmailSpec(kind, deliverable_email(r.email), context, r.language, cause, org_id, req.pk)
+        EmailSpec(
+            kind,
+            deliverable_email(r.email),
+            {
+                **context,
+                "request_url": absolute(request_path, r.language),
+                "queue_url": absolute(queue_path, r.language),
+            },
+            r.language,
+            cause,
+            org_id,
+            req.pk,
+        )
         for r in recipients
     ]
 
@@ -94,8 +111,8 @@ def already_host(*, site: Site, person: Person, to: str, language: str, cause: s
     directory's, which a sign-up approved without confirmation took from its form)."""
     context = {
         "site_name": site.name,
-        "site_url": site_link(site, "home"),
-        "signin_url": site_link(site, "signin"),
+        "site_url": site_link(site, "home", language),
+        "signin_url": site_link(site, "signin", language),
         "first_name": "",
         "email": to,
     }
@@ -103,7 +120,7 @@ def already_host(*, site: Site, person: Person, to: str, language: str, cause: s
         token = activation_token(
             person_id=person.pk, site_id=site.pk, nonce=person.activation_nonce
         )
-        context["activate_url"] = site_link(site, "activate", token=token)
+        context["activate_url"] = site_link(site, "activate", language, token=token)
     kind = EmailKind.ALREADY_HOST
     return EmailSpec(kind, deliverable_email(to), context, language, cause, site.organization_id)
 
@@ -112,10 +129,11 @@ def host_added(*, person: Person, site: Site, added_by: str) -> EmailSpec:
     """A person an administrator added by hand, with a license on `site`: the activation link
     while they have no login (their activation nonce must be set), the sign-in link otherwise."""
     organization = site.organization
+    language = organization.language
     context: dict[str, object] = {
         "site_name": site.name,
-        "site_url": site_link(site, "home"),
-        "signin_url": site_link(site, "signin"),
+        "site_url": site_link(site, "home", language),
+        "signin_url": site_link(site, "signin", language),
         "first_name": person.first_name,
         "email": person.email,
         "added_by": added_by,
@@ -125,12 +143,12 @@ def host_added(*, person: Person, site: Site, added_by: str) -> EmailSpec:
         token = activation_token(
             person_id=person.pk, site_id=site.pk, nonce=person.activation_nonce
         )
-        context["activate_url"] = site_link(site, "activate", token=token)
+        context["activate_url"] = site_link(site, "activate", language, token=token)
     return EmailSpec(
         EmailKind.HOST_READY,
         deliverable_email(person.email),
         context,
-        organization.language,
+        language,
         f"person:{person.pk}:added",
         organization.pk,
     )

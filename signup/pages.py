@@ -15,6 +15,7 @@ from collections import OrderedDict
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.translation import get_language
 
 from sites.models import Site
@@ -32,20 +33,27 @@ _lock = threading.Lock()
 def thanks_page(request: HttpRequest, site: Site) -> HttpResponse:
     """The answer to a valid sign-up on `site`, whatever happened behind it."""
     if request.META.get("QUERY_STRING"):
-        # The language switcher comes back to the full address: not one page per query string.
-        return HttpResponse(render_to_string(TEMPLATE, {"site": site}, request))
+        # Not one page per query string.
+        return HttpResponse(render_to_string(TEMPLATE, thanks_context(site), request))
     key = (site.pk, site.slug, site.name, site.organization.name, get_language(), request.path)
     with _lock:
         page = _pages.get(key)
         if page is not None:
             _pages.move_to_end(key)
     if page is None:
-        page = render_to_string(TEMPLATE, {"site": site, "csrf_token": _TOKEN_MARK}, request)
+        context = {**thanks_context(site), "csrf_token": _TOKEN_MARK}
+        page = render_to_string(TEMPLATE, context, request)
         with _lock:
             _pages[key] = page
             while len(_pages) > MAX_PAGES:
                 _pages.popitem(last=False)
     return HttpResponse(page.replace(_TOKEN_MARK, get_token(request)))
+
+
+def thanks_context(site: Site) -> dict:
+    # The language switcher goes to the site's home page: coming back to the sign-up's address
+    # would show an empty form.
+    return {"site": site, "language_next": reverse("signup:home", kwargs={"slug": site.slug})}
 
 
 def thanks_pages_forget() -> None:

@@ -56,6 +56,21 @@ def test_catalog_is_complete():
     assert "#, fuzzy" not in po
 
 
+def test_french_punctuation_keeps_to_its_word():
+    """French puts a space before : ; ! ? » and after «: a non-breaking one, so that a line
+    never starts with the sign."""
+    from babel.messages.pofile import read_po
+
+    with (CATALOG.parent / "django.po").open("rb") as po:
+        catalog = read_po(po)
+    breakable = []
+    for message in catalog:
+        for text in message.string if isinstance(message.string, tuple) else [message.string]:
+            if re.search(r" [:;!?»]|« ", text or ""):
+                breakable.append(text)
+    assert not breakable, breakable[:3]
+
+
 @pytest.fixture
 def french_world(client, site, full_admin, other_site):
     factories.LicenseTemplateFactory(organization=site.organization)
@@ -230,7 +245,7 @@ def test_audit_lines_use_french_punctuation(site):
     )
     with translation.override("fr"):
         (line,) = describe(event)
-    assert line.startswith("Mode : Examiner les demandes")
+    assert line.startswith("Mode\u00a0: Examiner les demandes")
 
 
 @pytest.mark.parametrize("kind", ["admin_new_request", "admin_new_host"])
@@ -269,3 +284,117 @@ def test_an_audit_event_of_a_big_save_shows_its_first_domain_changes(site):
     assert lines[-1] == "and 9,981 more domain changes"
     with translation.override("fr"):
         assert describe(event)[-1] == "et 9\xa0981 autres modifications de domaines"
+
+
+def test_a_link_from_an_email_opens_its_page_in_the_emails_language(client, site, run_commits):
+    """A French sign-up's confirmation link, opened in a browser that asks for English (another
+    device, say), shows the page in French, and the pages after it too; the switcher's choice
+    on that browser still wins."""
+    site.require_confirmation = True
+    site.save()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    with run_commits():
+        client.post(
+            f"/sites/{site.slug}/signup/",
+            human({"email": "fr@example.net", "first_name": "A", "last_name": "B"}),
+        )
+    email = OutboxEmail.objects.get(kind=EmailKind.CONFIRM_EMAIL)
+    link = email.context["confirm_url"]
+    assert link.endswith("/?lang=fr") and email.context["site_url"].endswith("/?lang=fr")
+    path = link.removeprefix(settings.SITE_URL)
+    client.cookies.clear()
+
+    elsewhere = client.get(path, HTTP_ACCEPT_LANGUAGE="en")
+    assert elsewhere["Content-Language"] == "fr"
+    assert "Votre adresse électronique est confirmée" in visible_text(elsewhere.content)
+    assert elsewhere.cookies[settings.LANGUAGE_COOKIE_NAME].value == "fr"
+    home = client.get(f"/sites/{site.slug}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert home["Content-Language"] == "fr"
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    chosen = client.get(f"/sites/{site.slug}/?lang=fr", HTTP_ACCEPT_LANGUAGE="fr")
+    assert chosen["Content-Language"] == "en"
+    assert settings.LANGUAGE_COOKIE_NAME not in chosen.cookies
+    unknown = client.get(f"/sites/{site.slug}/?lang=xx")
+    assert unknown.status_code == 200 and unknown["Content-Language"] == "en"
+
+
+def test_an_administrators_link_opens_the_hub_in_their_language(site):
+    from orgs.selectors import Recipient
+    from signup import emails
+
+    request = factories.SignupRequestFactory(site=site)
+    recipients = [Recipient("ana@acme.example", "fr"), Recipient("bo@acme.example", "en")]
+    spec, english = emails.to_reviewers(request, EmailKind.ADMIN_NEW_REQUEST, recipients)
+    assert english.context["queue_url"].endswith("/hub/alerts/requests/?lang=en")
+    assert spec.context["request_url"].endswith(f"/hub/alerts/requests/{request.pk}/?lang=fr")
+    assert spec.context["queue_url"].endswith("/hub/alerts/requests/?lang=fr")
+
+
+def test_switching_language_after_a_post_never_lands_on_a_post_only_address(
+    client, site, readonly_admin
+):
+    """The 403 of a refused POST comes back to the hub's home; a GET's, to the same page."""
+    request = factories.SignupRequestFactory(site=site)
+    client.force_login(readonly_admin)
+    refused = client.post(f"/hub/alerts/requests/{request.pk}/approve/")
+    assert refused.status_code == 403
+    page = refused.content.decode()
+    assert 'name="next" value="/hub/"' in page and 'href="/hub/">Back to the hub<' in page
+    missing = client.get("/hub/alerts/requests/999999/")
+    assert missing.status_code == 404
+    assert 'href="/hub/">Back to the hub<' in missing.content.decode()
+    assert 'name="next" value="/hub/alerts/requests/999999/"' in missing.content.decode()
+
+
+def test_a_form_sent_with_an_expired_token_gets_the_products_page(site):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.get(f"/sites/{site.slug}/signup/")
+    refused = strict.post(
+        f"/sites/{site.slug}/signup/",
+        {"email": "a@example.net", "csrfmiddlewaretoken": "x" * 64},
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    assert refused.status_code == 403 and refused["Content-Language"] == "fr"
+    text = visible_text(refused.content)
+    assert "Ce formulaire a expiré" in text and "Retour à la page d’accueil" in text
+    page = refused.content.decode()
+    assert f'name="next" value="/sites/{site.slug}/"' in page
+    assert f'href="/sites/{site.slug}/"' in page
+    no_cookie = Client(enforce_csrf_checks=True).post("/hub/login/", {"username": "a"})
+    assert no_cookie.status_code == 403 and b"accept this site" in no_cookie.content
+    assert b'href="/hub/"' in no_cookie.content
+
+
+def test_the_site_rules_decide_with_a_verb_that_agrees(site):
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    from alerts.models import AuditEvent
+
+    ruled = AuditEvent(
+        organization=site.organization,
+        site=site,
+        actor_label="",
+        action=AuditEvent.Action.REQUEST_REJECTED,
+        changes={"email": "zoe@acme.example"},
+    )
+    by_hand = AuditEvent(
+        organization=site.organization,
+        site=site,
+        actor_label="Ana Admin",
+        action=AuditEvent.Action.REQUEST_APPROVED,
+        changes={"email": "zoe@acme.example"},
+    )
+
+    def summary(event) -> str:
+        return " ".join(render_to_string("alerts/_event_summary.html", {"event": event}).split())
+
+    assert summary(ruled) == "<strong>Site rules</strong> rejected zoe@acme.example"
+    with translation.override("fr"):
+        assert summary(ruled) == "<strong>Les règles du site</strong> ont rejeté zoe@acme.example"
+        ruled.action = AuditEvent.Action.REQUEST_APPROVED
+        assert "<strong>Les règles du site</strong> ont approuvé" in summary(ruled)
+        assert summary(by_hand) == "<strong>Ana Admin</strong> a approuvé zoe@acme.example"
