@@ -9,7 +9,7 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 # Static files and message catalogs are built into the image; the key here only serves the build.
 RUN SECRET_KEY=build-only-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ \
-    DEBUG=0 ALLOWED_HOSTS=localhost python manage.py collectstatic --noinput \
+    DEBUG=0 ALLOWED_HOSTS=localhost SITE_URL=http://localhost python manage.py collectstatic --noinput \
     && python -m babel.messages.frontend compile --domain django --directory locale
 RUN useradd --create-home app && mkdir -p /app/var && chown -R app /app/var
 USER app

@@ -43,6 +43,7 @@ def configure_environment() -> None:
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("DEBUG", "0")
     os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+    os.environ.setdefault("SITE_URL", "http://127.0.0.1:8000")
     # The benchmarks speak plain HTTP to 127.0.0.1; production sits behind a TLS proxy.
     os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
     database = urllib.parse.urlsplit(os.environ["DATABASE_URL"])

@@ -59,7 +59,6 @@ def build_message(email: OutboxEmail, connection=None) -> EmailMultiAlternatives
         to=[_recipient(email.to_email)],
         headers={
             "Message-ID": message_id(email),
-            "X-Idempotency-Key": email.idempotency_key,
             "Auto-Submitted": "auto-generated",
             "Content-Language": email.language,
         },

@@ -61,8 +61,8 @@ class EmailSpec:
     @property
     def idempotency_key(self) -> str:
         full = f"{self.cause}:{self.kind}:{self.to.lower()}"
-        # The key is also the X-Idempotency-Key header: the address goes in as a digest, never
-        # as typed text.
+        # The address goes in as a digest, never as typed text. The key names the request,
+        # site or person by id: it never leaves the database (the Message-ID is a digest of it).
         key = f"{self.cause}:{self.kind}:{_digest(self.to.lower())}"
         fits = max(len(full), len(key)) <= IDEMPOTENCY_KEY_LENGTH
         if fits and key.isascii() and key.isprintable():

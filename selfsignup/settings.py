@@ -101,7 +101,17 @@ if not DEBUG and not ALLOWED_HOSTS:
     # Every page would answer 400 while the health check (answered before the host check) says
     # all is well.
     raise ImproperlyConfigured("ALLOWED_HOSTS must name the site's host names when DEBUG is off.")
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The base of every link in emails: a default would send links that lead nowhere.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+if not DEBUG and not SITE_URL:
+    raise ImproperlyConfigured(
+        "SITE_URL must be set when DEBUG is off: it is the base of every link in emails."
+    )
+if urlsplit(SITE_URL).scheme not in ("http", "https") or not urlsplit(SITE_URL).hostname:
+    raise ImproperlyConfigured(
+        f"SITE_URL must be an http:// or https:// address, such as https://meetings.example.com "
+        f"(got {SITE_URL!r})."
+    )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
 
 INSTALLED_APPS = [

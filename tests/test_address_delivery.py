@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail.message import sanitize_address
 
 from mail.models import EmailKind, OutboxEmail
-from mail.rendering import build_message
+from mail.rendering import build_message, message_id
 from mail.services import EmailSpec, email_deliver
 from signup.forms import AddressField
 from signup.models import SignupRequest, Submission
@@ -214,7 +214,7 @@ def test_row_queued_with_an_address_in_its_key_is_still_delivered(db, outbox):
         context={"site_name": "Acme", "first_name": "Nora", "email": "nora@example.net"},
     )
     assert email_deliver(email_id=row.pk).status == "sent"
-    assert outbox[0].extra_headers["X-Idempotency-Key"] == row.idempotency_key
+    assert outbox[0].extra_headers["Message-ID"] == message_id(row)
 
 
 def test_row_queued_with_a_unicode_domain_goes_to_its_idna_2008_form(db):

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mail.models import EmailKind, OutboxEmail
+from mail.rendering import message_id
 from mail.services import email_deliver, email_queue, outbox_sweep, retry_delay
 
 CONTEXT = {"site_name": "Acme", "first_name": "Nora", "site_url": "http://testserver/sites/a/"}
@@ -26,7 +27,9 @@ def test_queue_writes_a_row_and_delivers_after_commit(db, outbox, run_commits):
     assert email.status == OutboxEmail.Status.SENT and email.sent_at and email.attempts == 1
     assert len(outbox) == 1
     assert outbox[0].to == ["nora@example.net"]
-    assert outbox[0].extra_headers["X-Idempotency-Key"] == email.idempotency_key
+    assert outbox[0].extra_headers["Message-ID"] == message_id(email)
+    # The key names rows by id (they count every organization's): it is not sent.
+    assert "X-Idempotency-Key" not in outbox[0].extra_headers
 
 
 def test_same_cause_kind_and_recipient_is_one_row(db, outbox, run_commits):
@@ -276,7 +279,6 @@ def test_the_soft_time_limit_ends_a_batch_and_hands_the_rest_on(db, outbox):
 
 
 def test_message_ids_hold_for_retries_and_differ_between_installations(db, settings):
-    from mail.rendering import message_id
 
     settings.SITE_URL = "https://signup.example.com"
     email = queue(cause="request:1:confirm")

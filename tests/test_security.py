@@ -565,6 +565,8 @@ def test_deploy_check_is_clean_with_production_settings(redirect):
         ("LOG_FORMAT", "text"),
         ("LOG_LEVEL", "verbose"),
         ("ALLOWED_HOSTS", ""),
+        ("SITE_URL", ""),  # every emailed link would lead to 127.0.0.1
+        ("SITE_URL", "meetings.example.com"),  # links with no scheme go nowhere
     ],
 )
 def test_a_malformed_setting_refuses_to_start(name, value):
@@ -590,6 +592,12 @@ def test_settings_read_as_people_write_them():
         env=env,
     )
     assert result.stdout.split()[-4:] == ["WARN", "json", "30.5", "2.0"], result.stderr
+
+
+def test_production_refuses_to_start_without_the_base_of_its_links():
+    result = run_manage("check", env={k: v for k, v in PRODUCTION.items() if k != "SITE_URL"})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "SITE_URL" in result.stderr
 
 
 @pytest.mark.parametrize("key", ["", "short", "django-insecure-" + "x" * 60, "a" * 60])

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from alerts.models import AuditEvent
 from mail.models import OutboxEmail
+from mail.rendering import message_id
 from orgs.models import HostLicense, Person
 from signup.models import SignupRequest, Submission
 from signup.services import (
@@ -42,11 +43,9 @@ def sign_up(client, site, run_commits, email="nora@example.net", **fields):
 
 
 def kinds(outbox, to=None):
-    return sorted(
-        m.extra_headers["X-Idempotency-Key"].split(":")[-2]
-        for m in outbox
-        if to is None or m.to == [to]
-    )
+    """The kinds of the emails sent (to `to`), found by their Message-ID."""
+    rows = {message_id(row): row.kind for row in OutboxEmail.objects.all()}
+    return sorted(rows[m.extra_headers["Message-ID"]] for m in outbox if to is None or m.to == [to])
 
 
 def link_in(message, path_part):

@@ -75,8 +75,18 @@ class Mailbox:
             return [m for m in self.messages if address in m["To"]]
 
     def keys(self) -> list[str]:
+        """Each message's outbox key, found by its Message-ID: a digest of the key, at the host
+        of the sender's SITE_URL (the worker's, not this process's)."""
+        from mail.models import OutboxEmail
+        from mail.rendering import message_id
+
+        def digest(value: str) -> str:
+            return "".join(value.split()).partition("@")[0]
+
         with self._lock:
-            return ["".join(m["X-Idempotency-Key"].split()) for m in self.messages]
+            ids = [digest(m["Message-ID"]) for m in self.messages]
+        rows = {digest(message_id(row)): row.idempotency_key for row in OutboxEmail.objects.all()}
+        return [rows.get(found, found) for found in ids]
 
     def clear(self) -> None:
         with self._lock:
