@@ -10,6 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import idna
+from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
 MAX_DOMAIN_LENGTH = 253
@@ -19,7 +20,28 @@ _MAX_RAW_LENGTH = 1024  # longer input is refused before any parsing work
 
 # Django's email validator takes `localhost` as a domain: an address there is the mail relay's
 # own mailbox (root, postmaster), never a person's.
-validate_address = EmailValidator(allowlist=[])
+_validate_email = EmailValidator(allowlist=[])
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def validate_address(value: str) -> None:
+    """An address the product takes from people (sign-up, Add person, review recipients, Test
+    an address): Django's check, then what it lets through and we can't use. Raises
+    ValidationError.
+
+    - Control characters in a quoted local part: in a To header Python's email package writes
+      some of them as bare line breaks.
+    - The four non-ASCII letters Django lets into a local part (U+0130, U+0131, U+017F and the
+      Kelvin sign U+212A) lower-case into ASCII: `\u212aate@` would stand for `kate@`, while its
+      own mail could never be delivered.
+    - A domain we can't normalize."""
+    _validate_email(value)
+    if CONTROL_CHARACTERS.search(value) or not value.rpartition("@")[0].isascii():
+        raise ValidationError(_validate_email.message, code=_validate_email.code)
+    try:
+        normalize_email(value)
+    except InvalidDomain as exc:
+        raise ValidationError(_validate_email.message, code=_validate_email.code) from exc
 
 
 class InvalidDomain(ValueError):

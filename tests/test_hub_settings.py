@@ -142,6 +142,18 @@ def test_the_addresses_are_kept_while_another_recipient_choice_is_made(admin_cli
             "notify_addresses",
             "not-an-address",
         ),
+        # As the sign-up form refuses them: a Kelvin sign that lower-cases into "kate@", a
+        # control character in a quoted local part.
+        (
+            {"notify": "addresses", "notify_addresses": "\u212aate@acme.example"},
+            "notify_addresses",
+            "ate@acme.example",
+        ),
+        (
+            {"notify": "addresses", "notify_addresses": '"a\x01b"@acme.example'},
+            "notify_addresses",
+            "is not a valid email address",
+        ),
         ({"notify": "addresses", "notify_addresses": ""}, "notify_addresses", "between 1 and 30"),
         (
             {
