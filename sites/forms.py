@@ -25,6 +25,9 @@ def _textarea(rows: int = 4) -> forms.Textarea:
 # Room for MAX_PATTERNS_A_LIST domains of ordinary length (100 characters each) with their line
 # breaks (CRLF from a browser): past this, the list's own count limit would never be reached.
 PATTERN_LIST_MAX_LENGTH = 1_100_000
+# The largest body of a settings form within those lengths: both lists percent-encoded (up to
+# twelve bytes a character), and room for the rest.
+SETTINGS_FORM_MAX_BYTES = 2 * PATTERN_LIST_MAX_LENGTH * 12 + 1_000_000
 
 
 class SiteSettingsForm(forms.Form):

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from alerts.audit import audit_record
 from alerts.models import AuditEvent
@@ -176,8 +177,26 @@ def settings_validate(*, site: Site, values: SettingsValues) -> ParsedSettings:
     if unknown:
         errors["required_fields"] = [_("Unknown field: %(field)s.") % {"field": unknown[0][:50]}]
     if errors:
-        raise SettingsInvalid(errors)
+        raise SettingsInvalid({name: _first_errors(messages) for name, messages in errors.items()})
     return ParsedSettings(values=values, approve=approve, reject=reject, notify_addresses=addresses)
+
+
+# A field shows its first errors and how many more: a pasted list of 5,000 bad entries would
+# make a page of 5,000 lines.
+ERRORS_SHOWN = 20
+
+
+def _first_errors(messages: list[str]) -> list[str]:
+    more = len(messages) - ERRORS_SHOWN
+    if more <= 0:
+        return messages
+    return [
+        *messages[:ERRORS_SHOWN],
+        ngettext(
+            "and %(count)s more entry like these", "and %(count)s more entries like these", more
+        )
+        % {"count": number_format(more, force_grouping=True)},
+    ]
 
 
 def _scalar_settings(parsed: ParsedSettings) -> dict[str, object]:

@@ -8,10 +8,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from orgs.permissions import get_site_for, hub_view, sites_visible_to
+from selfsignup.bodies import large_form
 from selfsignup.moments import moment
 from sites.decision import decide
 from sites.domains import normalize_email
-from sites.forms import AddressTestForm, SiteSettingsForm
+from sites.forms import SETTINGS_FORM_MAX_BYTES, AddressTestForm, SiteSettingsForm
 from sites.selectors import Impact, proposed_settings_impact, saved_settings_impact
 from sites.services import (
     SettingsChanged,
@@ -105,6 +106,7 @@ def _shown_version(request: HttpRequest, site, form: SiteSettingsForm) -> str:
     return request.POST.get("settings_version", settings_version(site))
 
 
+@large_form(SETTINGS_FORM_MAX_BYTES)
 @hub_view
 @require_http_methods(["GET", "POST"])
 def site_settings(request: HttpRequest, slug: str) -> HttpResponse:

@@ -735,3 +735,40 @@ def test_test_an_address_says_when_sign_up_is_off(admin_client, site):
     html = admin_client.get(url(site), {"address": "bob@elsewhere.example"}).content.decode()
     assert "Waits for review" in html
     assert "Sign-up is off on this site: this is what would happen once it is on." in html
+
+
+def test_long_lists_of_international_domains_reach_the_form(admin_client, site):
+    """10,000 domains a list, percent-encoded as a browser sends them (nine bytes a character):
+    over Django's 2.5 MB body limit, within the form's own. Nobody else gets past that limit."""
+    from urllib.parse import urlencode
+
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    approve = "\n".join(f"例え例え例え例え例え例え{i}.テスト" for i in range(10_000))
+    reject = "\n".join(f"例え例え例え例え例え例え{i}.例え" for i in range(10_000))
+    body = urlencode(form_data(approve_entries=approve, reject_entries=reject), doseq=True)
+    assert len(body) > 2.5 * 1024 * 1024
+    form = "application/x-www-form-urlencoded"
+    response = admin_client.post(url(site), body, content_type=form)
+    assert response.status_code == 302
+    assert site.patterns.count() == 20_000
+    # Not signed in: refused, with the body left unread.
+    assert client.post(url(site), body, content_type=form).status_code == 403
+    signup = client.post(f"/sites/{site.slug}/signup/", body, content_type=form)
+    assert signup.status_code == 400
+
+
+def test_a_list_of_many_bad_entries_names_the_first_and_counts_the_rest(admin_client, site):
+    bad = "\n".join(f"d{i}.com:1" for i in range(5_000))
+    both = "\n".join(f"d{i}.example" for i in range(30))
+    response = admin_client.post(
+        url(site), form_data(approve_entries=bad + "\n" + both, reject_entries=both)
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert len(errors["approve_entries"]) == 21
+    assert "“d0.com:1” is not a valid domain" in errors["approve_entries"][0]
+    assert errors["approve_entries"][-1] == "and 4,980 more entries like these"
+    assert errors["reject_entries"][-1] == "and 10 more entries like these"
+    assert not site.patterns.exists()
