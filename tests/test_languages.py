@@ -398,3 +398,27 @@ def test_the_site_rules_decide_with_a_verb_that_agrees(site):
         ruled.action = AuditEvent.Action.REQUEST_APPROVED
         assert "<strong>Les règles du site</strong> ont approuvé" in summary(ruled)
         assert summary(by_hand) == "<strong>Ana Admin</strong> a approuvé zoe@acme.example"
+
+
+def test_counts_are_written_as_each_language_writes_them(client, site, full_admin):
+    from signup.models import SignupRequest
+
+    SignupRequest.objects.bulk_create(
+        SignupRequest(
+            site=site,
+            organization=site.organization,
+            email=f"p{number}@example.net",
+            email_normalized=f"p{number}@example.net",
+            status=SignupRequest.Status.PENDING,
+        )
+        for number in range(1_200)
+    )
+    client.force_login(full_admin)
+    settings_page = visible_text(client.get(f"/hub/meetings/sites/{site.slug}/settings/").content)
+    assert "1,200 requests on this site wait for review." in settings_page
+    assert "1,000+" in visible_text(client.get("/hub/").content)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    # (Raw pages: visible_text would make the non-breaking space a plain one.)
+    settings_page = client.get(f"/hub/meetings/sites/{site.slug}/settings/").content.decode()
+    assert "1\u00a0200 demandes sur ce site attendent un examen." in settings_page
+    assert "1\u00a0000+" in client.get("/hub/").content.decode()
