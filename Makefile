@@ -61,6 +61,7 @@ fuzz: $(DEV) $(MO)
 bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/selfsignup_bench
 bench: export REDIS_URL ?= redis://127.0.0.1:6379/1
 bench: $(DEV) $(MO)
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
 	$(PY) -m bench
 
 worker: $(RUNTIME) $(MO)
